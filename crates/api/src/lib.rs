@@ -1,0 +1,1 @@
+//! blazar-api: axum routers for the native and Prometheus-compatible HTTP API, and the live stream

@@ -1,0 +1,1 @@
+//! blazar-bus: bounded broadcast bus of live messages with lag and drop accounting

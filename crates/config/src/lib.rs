@@ -1,0 +1,1 @@
+//! blazar-config: config: YAML to validated Config, units, seed-key compatibility, env overrides

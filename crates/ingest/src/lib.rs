@@ -1,0 +1,1 @@
+//! blazar-ingest: receivers: native JSON API translation, Prometheus remote_write decoding

@@ -1,0 +1,20 @@
+//! blazar's one internal data model: what every receiver produces and every store keeps.
+//! Pure types and validation; no I/O, no clocks.
+
+mod error;
+mod event;
+mod ids;
+mod labels;
+mod log;
+mod metric;
+mod span;
+mod time;
+
+pub use error::ErrorKind;
+pub use event::Event;
+pub use ids::{IdError, SpanId, TraceId};
+pub use labels::{Labels, LabelsError, Limits, METRIC_NAME_LABEL};
+pub use log::{LogRecord, Severity};
+pub use metric::{MetricKind, MetricPoint, Sample};
+pub use span::{Span, SpanEvent, SpanKind, SpanStatus};
+pub use time::{format_rfc3339_nanos, UnixMillis, UnixNanos, NANOS_PER_MILLI};

@@ -1,0 +1,108 @@
+//! Spans as blazar stores them: OTLP's span model, also filled by the seed 004 span API.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::{SpanId, TraceId, UnixNanos};
+
+/// A span's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanStatus {
+    #[default]
+    Unset,
+    Ok,
+    Error,
+}
+
+impl SpanStatus {
+    /// Returns the lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unset => "unset",
+            Self::Ok => "ok",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// OTLP span kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SpanKind {
+    #[default]
+    Internal,
+    Server,
+    Client,
+    Producer,
+    Consumer,
+}
+
+/// A timestamped annotation on a span (OTLP span event; seed 004 span log).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanEvent {
+    pub time_unix_nano: UnixNanos,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// One unit of work in a trace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Span {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_span_id: Option<SpanId>,
+    pub name: String,
+    /// `service.name` of the resource that produced it.
+    pub service: String,
+    #[serde(default)]
+    pub kind: SpanKind,
+    pub start_unix_nano: UnixNanos,
+    /// `None` while the span is open (seed 004 spans between create and finish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_unix_nano: Option<UnixNanos>,
+    #[serde(default)]
+    pub status: SpanStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_message: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<SpanEvent>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource: BTreeMap<String, serde_json::Value>,
+}
+
+impl Span {
+    /// Returns the duration in nanoseconds once ended.
+    pub fn duration_nanos(&self) -> Option<i64> {
+        self.end_unix_nano.map(|e| e.saturating_sub(self.start_unix_nano).max(0))
+    }
+
+    /// Returns the approximate heap bytes held, for byte budgets.
+    pub fn approx_bytes(&self) -> usize {
+        fn map_bytes(m: &BTreeMap<String, serde_json::Value>) -> usize {
+            m.iter().map(|(k, v)| k.len() + json_bytes(v) + 48).sum()
+        }
+        std::mem::size_of::<Self>()
+            + self.name.len()
+            + self.service.len()
+            + self.status_message.as_ref().map_or(0, String::len)
+            + map_bytes(&self.attributes)
+            + map_bytes(&self.resource)
+            + self.events.iter().map(|e| 64 + e.name.len() + map_bytes(&e.attributes)).sum::<usize>()
+    }
+}
+
+/// Returns a rough size of a JSON value in memory.
+pub(crate) fn json_bytes(v: &serde_json::Value) -> usize {
+    match v {
+        serde_json::Value::String(s) => 24 + s.len(),
+        serde_json::Value::Array(a) => 24 + a.iter().map(json_bytes).sum::<usize>(),
+        serde_json::Value::Object(o) => 48 + o.iter().map(|(k, v)| 24 + k.len() + json_bytes(v)).sum::<usize>(),
+        _ => 16,
+    }
+}

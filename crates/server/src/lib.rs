@@ -1,0 +1,1 @@
+//! blazar-server: wiring: build from Config, run, reload, shut down

@@ -1,0 +1,1 @@
+//! blazar-store: the store: WAL first, then memory, then the bus; replay and checkpoints

@@ -1,0 +1,1 @@
+//! blazar-tsdb: in-memory time-series store: interned series, inverted index, Gorilla chunks
