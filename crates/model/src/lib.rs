@@ -3,6 +3,7 @@
 
 mod error;
 mod event;
+mod glob;
 mod ids;
 mod labels;
 mod log;
@@ -12,6 +13,7 @@ mod time;
 
 pub use error::ErrorKind;
 pub use event::Event;
+pub use glob::Glob;
 pub use ids::{IdError, SpanId, TraceId};
 pub use labels::{Labels, LabelsError, Limits, METRIC_NAME_LABEL};
 pub use log::{LogRecord, Severity};
