@@ -1,1 +1,20 @@
-//! blazar-config: config: YAML to validated Config, units, seed-key compatibility, env overrides
+//! Configuration: YAML text → `RawConfig` (serde, unknown keys rejected with their line) →
+//! `Config` (validated, defaults filled). Seed-style flat keys map in `compat`; `BLAZAR_*`
+//! environment variables override file keys in `env`.
+
+mod compat;
+mod env;
+mod error;
+mod load;
+mod raw;
+mod units;
+mod validated;
+
+pub use error::ConfigError;
+pub use load::{load, load_str, Source};
+pub use raw::RawConfig;
+pub use units::{ByteSize, HumanDuration};
+pub use validated::{
+    Config, EventsConfig, FsyncMode, HostConfig, LimitsConfig, OtlpConfig, RetentionConfig, SeedExtras,
+    ServerConfig, StorageConfig, StreamConfig, TracingConfig,
+};

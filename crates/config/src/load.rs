@@ -1,0 +1,154 @@
+//! Loading: file (or embedded defaults) → env overrides → validation.
+
+use std::path::{Path, PathBuf};
+
+use crate::raw::RawConfig;
+use crate::{env, Config, ConfigError};
+
+/// Where the config came from, for logs and `check-config`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// No file: embedded defaults.
+    Defaults,
+    /// This file.
+    File(PathBuf),
+}
+
+/// Loads `path` if given, else `./blazar.yaml` if it exists, else embedded defaults; then applies
+/// `BLAZAR_*` overrides from `vars` and validates.
+///
+/// # Errors
+/// An unreadable file, bad YAML, an unknown key or a bad value; each names the key and line.
+pub fn load(path: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -> Result<(Config, Source), ConfigError> {
+    let (text, source) = match path {
+        Some(p) => (read(p)?, Source::File(p.to_path_buf())),
+        None => {
+            let p = Path::new("blazar.yaml");
+            if p.exists() {
+                (read(p)?, Source::File(p.to_path_buf()))
+            } else {
+                (String::new(), Source::Defaults)
+            }
+        }
+    };
+    let origin = match &source {
+        Source::File(p) => p.display().to_string(),
+        Source::Defaults => "defaults".to_string(),
+    };
+    Ok((load_str(&text, &origin, vars)?, source))
+}
+
+fn read(p: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.display().to_string(), source })
+}
+
+/// Parses and validates config text; `origin` names it in errors.
+///
+/// # Errors
+/// As [`load`].
+pub fn load_str(text: &str, origin: &str, vars: impl Iterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    let text = if text.trim().is_empty() { "{}" } else { text };
+    // First pass straight from the text, so schema errors carry the file's line and column.
+    let raw: RawConfig = serde_yaml_ng::from_str(text)
+        .map_err(|e| ConfigError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+    let overrides = env::overrides(vars);
+    let raw = if overrides.is_empty() {
+        raw
+    } else {
+        let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
+            .map_err(|e| ConfigError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+        env::apply(&mut doc, &overrides)?;
+        serde_yaml_ng::from_value(doc).map_err(|e| ConfigError::Env {
+            var: overrides.iter().map(|o| o.0.as_str()).collect::<Vec<_>>().join(", "),
+            message: e.to_string(),
+        })?
+    };
+    Config::try_from(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::FsyncMode;
+    use std::time::Duration;
+
+    fn no_env() -> std::iter::Empty<(String, String)> {
+        std::iter::empty()
+    }
+
+    #[test]
+    fn empty_text_gives_embedded_defaults() {
+        let c = load_str("", "t", no_env()).unwrap();
+        assert_eq!(c.server.listen.to_string(), "127.0.0.1:9595");
+        assert_eq!(c.otlp.grpc_listen.to_string(), "127.0.0.1:4317");
+        assert_eq!(c.storage.fsync, FsyncMode::Interval(Duration::from_millis(200)));
+        assert_eq!(c.storage.metrics.max_age, Duration::from_secs(86400));
+        assert_eq!(c.host.metrics_interval, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = load_str("storage:\n  fsync: always\n  fsyncc: never\n", "f.yaml", no_env()).unwrap_err().to_string();
+        assert!(err.contains("fsyncc"), "{err}");
+        assert!(err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_key_and_expected_form() {
+        let err = load_str("storage:\n  fsync: sometimes\n", "f.yaml", no_env()).unwrap_err().to_string();
+        assert!(err.contains("storage.fsync") && err.contains("always, interval, never"), "{err}");
+        let err = load_str("tracing:\n  completion_quiet: soon\n", "f.yaml", no_env()).unwrap_err().to_string();
+        assert!(err.contains("line 2") && err.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn flat_seed_block_loads() {
+        let text = include_str!("../testdata/seed_flat.good.yaml");
+        let c = load_str(text, "seed", no_env()).unwrap();
+        assert_eq!(c.events.buffer_size, 1000);
+        assert_eq!(c.events.sampling_rate, 0.5);
+        assert_eq!(c.events.source_id, "isbl-telemetry");
+        assert_eq!(c.stream.buffer_size, 2048);
+        assert_eq!(c.tracing.sample_rate, 0.25);
+        assert_eq!(c.seed.alert_rules.len(), 2);
+        assert_eq!(c.seed.services.len(), 2);
+        assert_eq!(c.storage.traces.max_age, Duration::from_secs(7200));
+    }
+
+    #[test]
+    fn flat_and_section_conflict_is_an_error() {
+        let err = load_str("buffer_size: 10\nevents:\n  buffer_size: 20\n", "f", no_env()).unwrap_err().to_string();
+        assert!(err.contains("buffer_size"), "{err}");
+    }
+
+    #[test]
+    fn env_overrides_file() {
+        let vars = vec![
+            ("BLAZAR_STORAGE__FSYNC".to_string(), "never".to_string()),
+            ("BLAZAR_SAMPLING_RATE".to_string(), "0.1".to_string()),
+            ("BLAZAR_URL".to_string(), "http://x".to_string()),
+        ];
+        let c = load_str("storage:\n  fsync: always\n", "f", vars.into_iter()).unwrap();
+        assert_eq!(c.storage.fsync, FsyncMode::Never);
+        assert_eq!(c.events.sampling_rate, 0.1);
+    }
+
+    #[test]
+    fn env_with_unknown_key_is_an_error() {
+        let vars = vec![("BLAZAR_NOPE".to_string(), "1".to_string())];
+        let err = load_str("", "f", vars.into_iter()).unwrap_err().to_string();
+        assert!(err.contains("BLAZAR_NOPE") && err.contains("nope"), "{err}");
+    }
+
+    #[test]
+    fn unknown_dependency_is_an_error() {
+        let err = load_str("services:\n  api:\n    dependencies: [db]\n", "f", no_env()).unwrap_err().to_string();
+        assert!(err.contains("services.api.dependencies") && err.contains("db"), "{err}");
+    }
+
+    #[test]
+    fn example_config_loads() {
+        let text = include_str!("../../../config/blazar.example.yaml");
+        load_str(text, "example", no_env()).unwrap();
+    }
+}

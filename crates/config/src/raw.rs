@@ -1,0 +1,176 @@
+//! The serde form of the config file: sections, plus the seeds' flat keys accepted as written.
+//! Every struct rejects unknown keys so a typo is an error with its line, not a silent default.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use crate::{ByteSize, HumanDuration};
+
+/// The whole file as written. Every field is optional; `Config::try_from` fills defaults.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawConfig {
+    pub server: RawServer,
+    pub otlp: RawOtlp,
+    pub storage: RawStorage,
+    pub limits: RawLimits,
+    pub events: RawEvents,
+    pub stream: RawStream,
+    pub tracing: RawTracing,
+    pub host: RawHost,
+
+    // Seed 001 `TelemetryConfig`, flat.
+    pub health_check_interval: Option<HumanDuration>,
+    pub metrics_interval: Option<HumanDuration>,
+    pub trace_sample_rate: Option<f64>,
+    pub enable_realtime_stream: Option<bool>,
+    pub stream_buffer_size: Option<usize>,
+    pub alerting_enabled: Option<bool>,
+    pub alert_webhook_url: Option<String>,
+    // Seed 001 `HealthConfig`, flat.
+    pub check_interval: Option<HumanDuration>,
+    pub healthy_threshold: Option<HumanDuration>,
+    pub unhealthy_timeout: Option<HumanDuration>,
+    pub services: Option<BTreeMap<String, RawService>>,
+    // Seed 001 alerting.
+    pub alert_rules: Option<Vec<RawAlertRule>>,
+    pub notification_channels: Option<Vec<RawChannel>>,
+    // Seed 002 event collector, flat.
+    pub enabled: Option<bool>,
+    pub buffer_size: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub source_id: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub sampling_rate: Option<f64>,
+    // Seed 001 `TracingConfig`, flat.
+    pub sample_rate: Option<f64>,
+    pub max_trace_length: Option<usize>,
+    pub trace_retention: Option<HumanDuration>,
+    pub enable_p2p_tracing: Option<bool>,
+}
+
+/// `server:` — the main HTTP listener and request limits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub max_body_bytes: Option<ByteSize>,
+    pub max_batch_items: Option<usize>,
+}
+
+/// `otlp:` — OTLP listeners.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOtlp {
+    pub grpc_listen: Option<String>,
+    pub http_listen: Option<String>,
+}
+
+/// `storage:` — WAL and in-memory budgets.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStorage {
+    pub data_dir: Option<String>,
+    pub fsync: Option<String>,
+    pub fsync_interval: Option<HumanDuration>,
+    pub segment_bytes: Option<ByteSize>,
+    pub checkpoint_interval: Option<HumanDuration>,
+    pub metrics: RawRetention,
+    pub traces: RawRetention,
+    pub logs: RawRetention,
+    pub events: RawRetention,
+}
+
+/// A store's retention: age and byte budget.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRetention {
+    pub retention: Option<HumanDuration>,
+    pub max_bytes: Option<ByteSize>,
+}
+
+/// `limits:` — per-series validation limits.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLimits {
+    pub max_name_len: Option<usize>,
+    pub max_labels: Option<usize>,
+    pub max_label_name_len: Option<usize>,
+    pub max_label_value_len: Option<usize>,
+}
+
+/// `events:` — seed 002's collector settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEvents {
+    pub enabled: Option<bool>,
+    pub buffer_size: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub source_id: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub sampling_rate: Option<f64>,
+}
+
+/// `stream:` — the live stream's bus and per-subscriber bounds.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawStream {
+    pub enabled: Option<bool>,
+    pub buffer_size: Option<usize>,
+    pub max_lag_events: Option<usize>,
+    pub send_timeout: Option<HumanDuration>,
+}
+
+/// `tracing:` — trace sampling and completion.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTracing {
+    pub sample_rate: Option<f64>,
+    pub max_trace_length: Option<usize>,
+    pub enable_p2p_tracing: Option<bool>,
+    pub completion_quiet: Option<HumanDuration>,
+}
+
+/// `host:` — host resource collection.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHost {
+    pub metrics_interval: Option<HumanDuration>,
+}
+
+/// Seed 001's `ServiceConfig`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawService {
+    pub health_endpoint: Option<String>,
+    pub dependencies: Vec<String>,
+    pub criticality_level: Option<String>,
+    pub timeout: Option<HumanDuration>,
+}
+
+/// Seed 001's `AlertRule`.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAlertRule {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub metric: String,
+    pub condition: String,
+    pub threshold: f64,
+    pub duration: Option<HumanDuration>,
+    pub severity: String,
+    pub labels: BTreeMap<String, String>,
+    pub notification_channels: Vec<String>,
+}
+
+/// Seed 001's notification channel.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawChannel {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub config: BTreeMap<String, serde_json::Value>,
+}
