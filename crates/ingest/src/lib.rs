@@ -1,1 +1,10 @@
-//! blazar-ingest: receivers: native JSON API translation, Prometheus remote_write decoding
+//! Receivers' pure halves: decode and validate what clients send, and translate it into the
+//! model. No I/O here: the API layer reads bodies and the store persists what comes out.
+
+pub mod json_http;
+pub mod remote_write;
+mod error;
+mod time;
+
+pub use error::InputError;
+pub use time::{parse_time_ns, NowNs};
