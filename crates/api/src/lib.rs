@@ -1,1 +1,13 @@
-//! blazar-api: axum routers for the native and Prometheus-compatible HTTP API, and the live stream
+//! The HTTP surface (DESIGN §3): the native API under `/api/v1/telemetry/`, the
+//! Prometheus-compatible `/api/v1/write`, `/metrics`, `/health`, and the live stream.
+//! Handlers translate with `blazar-ingest` and call the store; nothing here owns data.
+
+mod body;
+mod error;
+mod params;
+mod routes;
+mod state;
+
+pub use error::ApiError;
+pub use routes::router;
+pub use state::{ApiSettings, AppState, ComponentCheck, HealthSource};

@@ -46,8 +46,22 @@ pub enum LabelsError {
 }
 
 /// A series identity: label pairs sorted by name, `__name__` among them. Cheap to hash and compare.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "Vec<(String, String)>", into = "Vec<(String, String)>")]
 pub struct Labels(Vec<(String, String)>);
+
+impl TryFrom<Vec<(String, String)>> for Labels {
+    type Error = LabelsError;
+    fn try_from(v: Vec<(String, String)>) -> Result<Self, LabelsError> {
+        Self::try_from_pairs(v)
+    }
+}
+
+impl From<Labels> for Vec<(String, String)> {
+    fn from(l: Labels) -> Self {
+        l.0
+    }
+}
 
 impl Labels {
     /// Builds labels from pairs, sorting them; empty values are dropped (Prometheus semantics).

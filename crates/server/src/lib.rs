@@ -1,1 +1,100 @@
-//! blazar-server: wiring: build from Config, run, reload, shut down
+//! Wiring only: build every component from `Config`, run them, reload on SIGHUP, shut down in
+//! order. Start: open the store (checkpoint + WAL replay) → bind listeners → start upkeep
+//! tasks. Stop: stop accepting → stop tasks → final WAL sync.
+
+mod tasks;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use blazar_api::AppState;
+use blazar_bus::Bus;
+use blazar_config::{Config, Source};
+use blazar_store::{SelfMetrics, Settings, Store};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Runs the daemon until SIGINT/SIGTERM.
+///
+/// # Errors
+/// The store cannot be opened or a listener cannot be bound.
+pub async fn run(config: Config, source: Source, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+    match &source {
+        Source::Defaults => tracing::info!("no config file; using embedded defaults"),
+        Source::File(p) => tracing::info!(file = %p.display(), "loaded config"),
+    }
+    let bus = Bus::new(config.stream.buffer_size);
+    let metrics = Arc::new(SelfMetrics::new());
+    let settings = Settings::from_config(&config);
+    let data_dir = settings.data_dir.clone();
+    let (store, report) = tokio::task::spawn_blocking(move || Store::open(settings, bus, metrics))
+        .await
+        .context("store open task")?
+        .with_context(|| format!("opening data directory {}", data_dir.display()))?;
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        checkpoint = ?report.checkpoint,
+        checkpoint_records = report.checkpoint_records,
+        wal_segments = report.wal.segments,
+        wal_records = report.wal.records,
+        truncated_bytes = report.wal.truncated_bytes,
+        bad_records = report.bad_records,
+        elapsed_ms = report.elapsed_ms as u64,
+        "store opened"
+    );
+    let store = Arc::new(store);
+    let state = AppState::new(store.clone(), &config);
+    let app = blazar_api::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("binding server.listen {}", config.server.listen))?;
+    let addr = listener.local_addr().context("reading bound address")?;
+    tracing::info!(addr = %addr, kind = "http", "listening");
+
+    let stop = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    tasks::spawn_all(&tracker, &stop, &store, &config);
+    tracker.spawn(tasks::reload_on_sighup(stop.clone(), store.clone(), state.clone(), config_path, config.clone()));
+    tracker.close();
+
+    let shutdown = stop.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop.clone().cancelled_owned())
+        .await
+        .context("http server")?;
+    // Order: the listener is closed (no new writes); upkeep tasks stop; the WAL is flushed.
+    stop.cancel();
+    tracker.wait().await;
+    store.sync_wal().context("final wal sync")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

@@ -1,1 +1,77 @@
-//! blazar-store: the store: WAL first, then memory, then the bus; replay and checkpoints
+//! The store: every accepted write goes to the WAL first, then into memory (metrics head,
+//! catalog, traces, events, logs), then onto the bus. Replay and checkpoints rebuild memory on
+//! start. Receivers call the `write_*` methods; queries read through the accessors.
+
+mod catalog;
+mod checkpoint;
+mod error;
+mod open;
+mod query;
+mod record;
+mod settings;
+mod telemetry;
+mod write;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use blazar_bus::Bus;
+use blazar_signals::{EventStore, LogStore, TraceStore};
+use blazar_tsdb::Head;
+use blazar_wal::Wal;
+use parking_lot::{Mutex, RwLock};
+
+pub use catalog::{format_le, Instrument, InstrumentState, DEFAULT_BUCKETS, SUMMARY_QUANTILES};
+pub use error::StoreError;
+pub use open::OpenReport;
+pub use query::{event_json, summary_json, MetricListing, MetricValueView, StoreStats, TypeCounts};
+pub use settings::Settings;
+pub use telemetry::{DropReason, RejectReason, SelfMetrics, Signal};
+pub use write::{EventsOutcome, RemoteOutcome};
+
+use catalog::Catalog;
+
+/// Cloneable handle to the store.
+pub type StoreRef = Arc<Store>;
+
+/// The store. All methods take `&self`; writers are serialised by the WAL lock so the WAL's
+/// order is the order applied in memory (replay depends on it).
+pub struct Store {
+    settings: RwLock<Settings>,
+    wal: Mutex<Wal>,
+    wal_dir: PathBuf,
+    head: Head,
+    catalog: RwLock<Catalog>,
+    metadata: RwLock<std::collections::HashMap<String, (blazar_model::MetricKind, String)>>,
+    events: RwLock<EventStore>,
+    traces: RwLock<TraceStore>,
+    logs: RwLock<LogStore>,
+    bus: Bus,
+    metrics: Arc<SelfMetrics>,
+    wal_healthy: AtomicBool,
+    last_wal_error: Mutex<Option<String>>,
+    event_types: Mutex<std::collections::BTreeMap<String, query::TypeCounts>>,
+}
+
+impl Store {
+    /// Returns the bus the store publishes on.
+    pub fn bus(&self) -> &Bus {
+        &self.bus
+    }
+
+    /// Returns the self-metrics.
+    pub fn self_metrics(&self) -> &Arc<SelfMetrics> {
+        &self.metrics
+    }
+
+    /// Returns the metrics head, for the query engines.
+    pub fn head(&self) -> &Head {
+        &self.head
+    }
+
+    /// Returns the current settings.
+    pub fn settings(&self) -> Settings {
+        self.settings.read().clone()
+    }
+}

@@ -4,11 +4,14 @@ use serde_json::{Map, Value};
 
 use crate::InputError;
 
+/// One item of a JSON body with its path prefix (`[3]`, or empty for a single object).
+pub type Item<'a> = (String, &'a Map<String, Value>);
+
 /// Returns each item of a body that is one object or an array of objects, with its path prefix.
 ///
 /// # Errors
 /// Not an object/array, an empty array, or more than `max_items`.
-pub fn items(body: &Value, max_items: usize) -> Result<Vec<(String, &Map<String, Value>)>, InputError> {
+pub fn items(body: &Value, max_items: usize) -> Result<Vec<Item<'_>>, InputError> {
     match body {
         Value::Object(o) => Ok(vec![(String::new(), o)]),
         Value::Array(a) => {

@@ -39,7 +39,7 @@ pub struct SpanFinish {
     pub end_ns: i64,
 }
 
-fn obj<'a>(body: &'a Value) -> Result<&'a Map<String, Value>, InputError> {
+fn obj(body: &Value) -> Result<&Map<String, Value>, InputError> {
     match body {
         Value::Object(o) => Ok(o),
         other => Err(InputError::new("body", format!("expected an object, got {}", type_name(other)))),

@@ -1,0 +1,75 @@
+//! What handlers share.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use blazar_config::Config;
+use blazar_model::Limits;
+use blazar_store::StoreRef;
+use parking_lot::RwLock;
+
+/// One internal component's health, for `/health`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComponentCheck {
+    pub status: &'static str,
+    pub message: String,
+}
+
+/// Something that can report extra health checks (the health monitor, later).
+pub trait HealthSource: Send + Sync {
+    /// Returns named checks to merge into `/health`.
+    fn checks(&self) -> Vec<(String, ComponentCheck)>;
+}
+
+/// Request-path settings that reload may change.
+#[derive(Debug, Clone)]
+pub struct ApiSettings {
+    pub limits: Limits,
+    pub max_body_bytes: usize,
+    pub max_batch_items: usize,
+    pub stream_enabled: bool,
+    pub max_lag_events: usize,
+    pub send_timeout: std::time::Duration,
+    pub batch_size: usize,
+}
+
+impl ApiSettings {
+    /// Derives handler settings from config.
+    pub fn from_config(c: &Config) -> Self {
+        Self {
+            limits: c.limits,
+            max_body_bytes: c.server.max_body_bytes,
+            max_batch_items: c.server.max_batch_items,
+            stream_enabled: c.stream.enabled,
+            max_lag_events: c.stream.max_lag_events,
+            send_timeout: c.stream.send_timeout,
+            batch_size: c.events.batch_size,
+        }
+    }
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: StoreRef,
+    pub settings: Arc<RwLock<ApiSettings>>,
+    pub started: Instant,
+    pub health_sources: Arc<Vec<Arc<dyn HealthSource>>>,
+}
+
+impl AppState {
+    /// Builds state for `store` with settings from `config`.
+    #[allow(clippy::disallowed_methods)]
+    pub fn new(store: StoreRef, config: &Config) -> Self {
+        Self {
+            store,
+            settings: Arc::new(RwLock::new(ApiSettings::from_config(config))),
+            started: Instant::now(),
+            health_sources: Arc::new(Vec::new()),
+        }
+    }
+
+    pub(crate) fn settings(&self) -> ApiSettings {
+        self.settings.read().clone()
+    }
+}

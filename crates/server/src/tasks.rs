@@ -1,0 +1,121 @@
+//! Upkeep loops: WAL fsync interval, retention, trace completion, checkpoints, SIGHUP reload.
+//! Each reads the clock and calls a pure-ish store method; each stops on the token.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use blazar_api::AppState;
+use blazar_config::Config;
+use blazar_store::{Settings, Store};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+fn every<F, Fut>(tracker: &TaskTracker, stop: &CancellationToken, period: Duration, name: &'static str, mut f: F)
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let stop = stop.clone();
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                _ = tick.tick() => f().await,
+            }
+        }
+        tracing::debug!(task = name, "stopped");
+    });
+}
+
+/// Starts the periodic upkeep tasks.
+pub(crate) fn spawn_all(tracker: &TaskTracker, stop: &CancellationToken, store: &Arc<Store>, config: &Config) {
+    if let blazar_config::FsyncMode::Interval(d) = config.storage.fsync {
+        let s = store.clone();
+        every(tracker, stop, d, "wal_fsync", move || {
+            let s = s.clone();
+            async move {
+                let r = tokio::task::spawn_blocking(move || s.sync_wal()).await;
+                if let Ok(Err(e)) = r {
+                    tracing::error!(error = %e, "wal fsync failed");
+                }
+            }
+        });
+    }
+    let s = store.clone();
+    every(tracker, stop, Duration::from_secs(5), "retention", move || {
+        let s = s.clone();
+        async move {
+            let _ = tokio::task::spawn_blocking(move || s.enforce_retention(now_ns())).await;
+        }
+    });
+    let s = store.clone();
+    every(tracker, stop, Duration::from_millis(250), "trace_completion", move || {
+        let s = s.clone();
+        async move {
+            s.complete_traces(now_ns());
+        }
+    });
+    let s = store.clone();
+    every(tracker, stop, config.storage.checkpoint_interval.max(Duration::from_secs(1)), "checkpoint", move || {
+        let s = s.clone();
+        async move {
+            match tokio::task::spawn_blocking(move || s.checkpoint()).await {
+                Ok(Err(e)) => tracing::error!(error = %e, "checkpoint failed; keeping the previous one"),
+                Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+                Ok(Ok(_)) => {}
+            }
+        }
+    });
+}
+
+/// Reloads config on SIGHUP: re-reads the file, and on success applies it to the store and
+/// handlers; on failure keeps the running config and logs why.
+pub(crate) async fn reload_on_sighup(
+    stop: CancellationToken,
+    store: Arc<Store>,
+    state: AppState,
+    path: Option<PathBuf>,
+    base: Config,
+) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP; reload disabled");
+            return;
+        };
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = hup.recv() => {}
+            }
+            match blazar_config::load(path.as_deref(), std::env::vars()) {
+                Ok((mut new, _)) => {
+                    // Listeners and the data directory are fixed for the process's life.
+                    new.server.listen = base.server.listen;
+                    new.otlp = base.otlp.clone();
+                    new.storage.data_dir = base.storage.data_dir.clone();
+                    store.reload(Settings::from_config(&new));
+                    *state.settings.write() = blazar_api::ApiSettings::from_config(&new);
+                    tracing::info!("config reloaded");
+                }
+                Err(e) => tracing::error!(error = %e, "config reload failed; keeping the running config"),
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (stop, store, state, path, base);
+    }
+}

@@ -1,0 +1,134 @@
+//! Checkpoints and upkeep: snapshot memory so restart replays only recent WAL, retention by
+//! age and bytes, WAL fsync on an interval, and trace completion. Callers (server tasks) pass
+//! `now`; nothing here reads a clock except to time itself.
+
+use blazar_bus::{Message, MessageKind};
+use blazar_wal::CheckpointWriter;
+
+use crate::record::{self, JsonTag};
+use crate::{DropReason, Signal, Store, StoreError};
+
+/// What one checkpoint wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckpointStats {
+    pub covers_segment: u64,
+    pub records: u64,
+    pub segments_removed: usize,
+}
+
+impl Store {
+    /// Writes a checkpoint of everything in memory and deletes the WAL segments it covers.
+    /// Writers are paused only while memory is copied, not while the file is written.
+    ///
+    /// # Errors
+    /// Rotating the WAL or writing the checkpoint failed; the old checkpoint and segments stay.
+    pub fn checkpoint(&self) -> Result<CheckpointStats, StoreError> {
+        let mut records: Vec<Vec<u8>> = Vec::new();
+        let covers = {
+            let mut wal = self.wal.lock();
+            // Everything up to `covers` is in memory now; later writes go to the next segment.
+            let covers = wal.rotate().map_err(StoreError::Wal)?;
+            for s in self.head.snapshot() {
+                let mut b = Vec::with_capacity(64 + s.chunks.iter().map(Vec::len).sum::<usize>());
+                record::encode_chunks(&mut b, s.r, &s.labels, &s.chunks);
+                records.push(b);
+            }
+            for (name, (kind, help)) in self.metadata.read().iter() {
+                let mut b = Vec::new();
+                record::encode_metadata(&mut b, name, *kind, help);
+                records.push(b);
+            }
+            for inst in self.catalog.read().iter() {
+                if let Ok(json) = serde_json::to_vec(inst) {
+                    let mut b = Vec::with_capacity(json.len() + 1);
+                    record::encode_instrument(&mut b, &json);
+                    records.push(b);
+                }
+            }
+            for (_, e) in self.events.read().iter() {
+                let mut b = Vec::new();
+                record::encode_json(&mut b, JsonTag::Event, e);
+                records.push(b);
+            }
+            for s in self.traces.read().iter_spans() {
+                let mut b = Vec::new();
+                record::encode_json(&mut b, JsonTag::Span, s);
+                records.push(b);
+            }
+            for l in self.logs.read().iter() {
+                let mut b = Vec::new();
+                record::encode_json(&mut b, JsonTag::Log, l);
+                records.push(b);
+            }
+            covers
+        };
+        let mut w = CheckpointWriter::create(&self.wal_dir, covers).map_err(StoreError::Wal)?;
+        for r in &records {
+            w.append(r).map_err(StoreError::Wal)?;
+        }
+        w.finish().map_err(StoreError::Wal)?;
+        let removed = self.wal.lock().remove_segments_through(covers).map_err(StoreError::Wal)?;
+        self.metrics.checkpoints.inc();
+        tracing::info!(covers_segment = covers, records = records.len(), segments_removed = removed, "checkpoint written");
+        Ok(CheckpointStats { covers_segment: covers, records: records.len() as u64, segments_removed: removed })
+    }
+
+    /// Flushes the WAL to stable storage if anything was written since the last flush.
+    ///
+    /// # Errors
+    /// The fsync failed.
+    pub fn sync_wal(&self) -> Result<(), StoreError> {
+        let mut wal = self.wal.lock();
+        if wal.is_dirty() {
+            wal.sync().map_err(StoreError::Wal)?;
+            self.metrics.wal_fsyncs.inc();
+        }
+        Ok(())
+    }
+
+    /// Drops data past its retention or byte budget, oldest first; counts what went.
+    pub fn enforce_retention(&self, now_ns: i64) {
+        let s = self.settings.read().clone();
+        let now_ms = now_ns / blazar_model::NANOS_PER_MILLI;
+        let t = self.head.truncate_before(now_ms.saturating_sub(s.metrics_max_age_ms));
+        self.metrics.dropped(Signal::Metrics, DropReason::Retention, t.samples_removed as u64);
+        let b = self.head.evict_oldest_chunks(s.metrics_max_bytes);
+        self.metrics.dropped(Signal::Metrics, DropReason::MemoryBudget, b.samples_removed as u64);
+        let n = self.events.write().retain(now_ns);
+        self.metrics.dropped(Signal::Events, DropReason::Retention, n as u64);
+        let n = self.logs.write().retain(now_ns);
+        self.metrics.dropped(Signal::Logs, DropReason::Retention, n as u64);
+        let e = self.traces.write().retain(now_ns);
+        self.metrics.dropped(Signal::Spans, DropReason::Retention, e.spans as u64);
+    }
+
+    /// Publishes `trace_completed` for traces whose root ended and that went quiet.
+    pub fn complete_traces(&self, now_ns: i64) -> usize {
+        let quiet = self.settings.read().completion_quiet_ns;
+        let done = self.traces.write().take_completed(now_ns, quiet);
+        for t in &done {
+            self.bus.publish(Message {
+                kind: MessageKind::TraceCompleted,
+                timestamp_ns: now_ns,
+                service: Some(t.root_service.clone()),
+                data: crate::query::summary_json(t),
+            });
+        }
+        done.len()
+    }
+
+    /// Applies reloaded settings; shrinking bounds evicts at once. Data is kept.
+    pub fn reload(&self, new: crate::Settings) {
+        let ev = self.events.write().set_limits(new.events);
+        self.metrics.dropped(Signal::Events, DropReason::BufferFull, ev as u64);
+        let lg = self.logs.write().set_limits(new.logs);
+        self.metrics.dropped(Signal::Logs, DropReason::MemoryBudget, lg as u64);
+        let tr = self.traces.write().set_limits(new.traces);
+        self.metrics.dropped(Signal::Spans, DropReason::MemoryBudget, tr.spans as u64);
+        let mut cur = self.settings.write();
+        // The WAL location and format cannot change under a running store.
+        let keep = (cur.data_dir.clone(), cur.fsync, cur.segment_bytes);
+        *cur = new;
+        (cur.data_dir, cur.fsync, cur.segment_bytes) = keep;
+    }
+}

@@ -1,0 +1,499 @@
+//! Write paths. Each one: validate and plan under the WAL lock, append to the WAL, apply in
+//! memory, release, then publish. A WAL failure returns before memory changes, so a refused
+//! write leaves no trace and an acknowledged one survives a crash.
+
+use std::sync::atomic::Ordering;
+
+use blazar_bus::{Message, MessageKind};
+use blazar_ingest::json_http::{SpanFinish, SpanLog, SpanStart};
+use blazar_ingest::remote_write::Decoded;
+use blazar_model::{Event, LogRecord, MetricPoint, Sample, Span, SpanEvent, SpanId, SpanStatus, TraceId};
+use blazar_signals::TraceStoreError;
+use blazar_tsdb::SeriesRef;
+use rand::Rng;
+use serde_json::{json, Value};
+
+use crate::record::{self, JsonTag};
+use crate::{DropReason, RejectReason, Signal, Store, StoreError};
+
+/// What happened to a batch of events.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EventsOutcome {
+    pub received: usize,
+    pub accepted: usize,
+    pub sampled_out: usize,
+    pub filtered: usize,
+    pub disabled: usize,
+    /// Older events evicted to make room (buffer_size or byte budget).
+    pub evicted: usize,
+}
+
+/// What happened to a remote_write request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RemoteOutcome {
+    pub samples: usize,
+    pub appended: usize,
+    pub out_of_order: usize,
+    pub duplicate: usize,
+}
+
+impl Store {
+    pub(crate) fn wal_append(&self, wal: &mut blazar_wal::Wal, records: &[Vec<u8>]) -> Result<(), StoreError> {
+        let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
+        let bytes: usize = refs.iter().map(|r| r.len() + 8).sum();
+        match wal.append_batch(&refs) {
+            Ok(_) => {
+                self.metrics.wal_bytes.inc_by(bytes as u64);
+                self.metrics.wal_records.inc_by(refs.len() as u64);
+                if !self.wal_healthy.swap(true, Ordering::Relaxed) {
+                    tracing::info!("wal writes recovered");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                if self.wal_healthy.swap(false, Ordering::Relaxed) {
+                    tracing::error!(error = %e, "wal write failed; refusing writes until it recovers");
+                }
+                *self.last_wal_error.lock() = Some(e.to_string());
+                Err(StoreError::Wal(e))
+            }
+        }
+    }
+
+    /// Resolves series refs for `labels`, writing a series record for new ones.
+    fn series_ref(&self, labels: &blazar_model::Labels, out: &mut Vec<u8>) -> SeriesRef {
+        let (r, created) = self.head.get_or_create(labels);
+        if created {
+            record::encode_series(out, r, labels);
+        }
+        r
+    }
+
+    /// Writes native-API metric points (seed 003/004): counters add, gauges set, histograms
+    /// and summaries observe. All or nothing.
+    ///
+    /// # Errors
+    /// A kind conflict or stale timestamp (names the item), or a WAL failure.
+    pub fn write_points(&self, points: Vec<MetricPoint>) -> Result<usize, StoreError> {
+        self.metrics.received(Signal::Metrics, points.len() as u64);
+        let mut wal = self.wal.lock();
+        let (planned, derived) = self.catalog.read().plan(&points).map_err(|(i, e)| {
+            self.metrics.rejected(Signal::Metrics, RejectReason::Invalid, 1);
+            let msg = e.to_string();
+            let (field, message) = msg.split_once(": ").unwrap_or(("body", msg.as_str()));
+            let field = if points.len() > 1 { format!("[{i}].{field}") } else { field.to_string() };
+            StoreError::invalid(field, message)
+        })?;
+        let mut records = Vec::with_capacity(points.len() + 1);
+        let mut series_rec = Vec::new();
+        let mut samples: Vec<(SeriesRef, Sample)> = Vec::with_capacity(derived.len());
+        for (labels, s) in &derived {
+            let r = self.series_ref(labels, &mut series_rec);
+            samples.push((r, *s));
+        }
+        for p in &points {
+            let mut b = Vec::with_capacity(64);
+            record::encode_point(&mut b, &p.labels, p.kind, p.value, p.t);
+            records.push(b);
+        }
+        if !series_rec.is_empty() {
+            // Series records are informational for points (replay re-derives them) but keep
+            // refs stable across restarts, which checkpoints rely on.
+            records.insert(0, series_rec);
+        }
+        self.wal_append(&mut wal, &records)?;
+        self.head.append_batch(&samples);
+        self.catalog.write().commit(planned);
+        drop(wal);
+        self.metrics.ingested(Signal::Metrics, points.len() as u64);
+        if self.bus.has_subscribers() {
+            for p in &points {
+                self.bus.publish(metric_message(p));
+            }
+        }
+        Ok(points.len())
+    }
+
+    /// Replays one native-API point (no WAL, no bus).
+    pub(crate) fn replay_point(&self, p: MetricPoint) {
+        let planned = self.catalog.read().plan(std::slice::from_ref(&p));
+        if let Ok((planned, derived)) = planned {
+            let mut scratch = Vec::new();
+            let samples: Vec<(SeriesRef, Sample)> =
+                derived.iter().map(|(l, s)| (self.series_ref(l, &mut scratch), *s)).collect();
+            self.head.append_batch(&samples);
+            self.catalog.write().commit(planned);
+        }
+    }
+
+    /// Writes a decoded remote_write request. Samples older than their series' latest are
+    /// dropped and counted (as Prometheus does); the rest are stored.
+    ///
+    /// # Errors
+    /// A WAL failure.
+    pub fn write_remote(&self, req: Decoded) -> Result<RemoteOutcome, StoreError> {
+        let n = req.sample_count();
+        self.metrics.received(Signal::Metrics, n as u64);
+        let mut wal = self.wal.lock();
+        let mut series_rec = Vec::new();
+        let mut samples = Vec::with_capacity(n);
+        for s in &req.series {
+            let r = self.series_ref(&s.labels, &mut series_rec);
+            samples.extend(s.samples.iter().map(|x| (r, *x)));
+        }
+        let mut records = Vec::with_capacity(2 + req.metadata.len());
+        if !series_rec.is_empty() {
+            records.push(series_rec);
+        }
+        let mut sample_rec = Vec::with_capacity(samples.len() * 12 + 8);
+        record::encode_samples(&mut sample_rec, &samples);
+        records.push(sample_rec);
+        let new_meta: Vec<_> = {
+            let meta = self.metadata.read();
+            req.metadata.iter().filter(|(name, kind, help)| meta.get(name) != Some(&(*kind, help.clone()))).collect()
+        };
+        for (name, kind, help) in &new_meta {
+            let mut b = Vec::new();
+            record::encode_metadata(&mut b, name, *kind, help);
+            records.push(b);
+        }
+        self.wal_append(&mut wal, &records)?;
+        let stats = self.head.append_batch(&samples);
+        if !new_meta.is_empty() {
+            let mut meta = self.metadata.write();
+            for (name, kind, help) in new_meta {
+                meta.insert(name.clone(), (*kind, help.clone()));
+            }
+        }
+        drop(wal);
+        let out = RemoteOutcome {
+            samples: n,
+            appended: stats.appended,
+            out_of_order: stats.out_of_order,
+            duplicate: stats.duplicate,
+        };
+        self.metrics.ingested(Signal::Metrics, out.appended as u64);
+        self.metrics.dropped(Signal::Metrics, DropReason::OutOfOrder, out.out_of_order as u64);
+        self.metrics.dropped(Signal::Metrics, DropReason::Duplicate, out.duplicate as u64);
+        Ok(out)
+    }
+
+    /// Writes events through seed 002's collector rules: `enabled`, `event_types`, `sampling_rate`.
+    ///
+    /// # Errors
+    /// A WAL failure.
+    pub fn write_events(&self, events: Vec<Event>) -> Result<EventsOutcome, StoreError> {
+        let settings = self.settings.read().clone();
+        let mut out = EventsOutcome { received: events.len(), ..EventsOutcome::default() };
+        self.metrics.received(Signal::Events, events.len() as u64);
+        let mut keep = Vec::with_capacity(events.len());
+        let mut rng = rand::thread_rng();
+        {
+            let mut types = self.event_types.lock();
+            for e in events {
+                let c = type_counts(&mut types, &e.event_type);
+                c.received += 1;
+                if !settings.events_enabled {
+                    out.disabled += 1;
+                    c.dropped += 1;
+                } else if !settings.event_types.is_empty() && !settings.event_types.iter().any(|g| g.matches(&e.event_type)) {
+                    out.filtered += 1;
+                    c.dropped += 1;
+                } else if settings.sampling_rate < 1.0 && rng.gen::<f64>() >= settings.sampling_rate {
+                    out.sampled_out += 1;
+                    c.sampled_out += 1;
+                } else {
+                    c.accepted += 1;
+                    keep.push(e);
+                }
+            }
+        }
+        self.metrics.dropped(Signal::Events, DropReason::Disabled, out.disabled as u64);
+        self.metrics.dropped(Signal::Events, DropReason::Filtered, out.filtered as u64);
+        self.metrics.dropped(Signal::Events, DropReason::SampledOut, out.sampled_out as u64);
+        if keep.is_empty() {
+            return Ok(out);
+        }
+        let records: Vec<Vec<u8>> = keep
+            .iter()
+            .map(|e| {
+                let mut b = Vec::with_capacity(256);
+                record::encode_json(&mut b, JsonTag::Event, e);
+                b
+            })
+            .collect();
+        let mut wal = self.wal.lock();
+        self.wal_append(&mut wal, &records)?;
+        {
+            let mut store = self.events.write();
+            for e in &keep {
+                out.evicted += store.insert(e.clone()).evicted;
+            }
+        }
+        drop(wal);
+        out.accepted = keep.len();
+        self.metrics.ingested(Signal::Events, keep.len() as u64);
+        self.metrics.dropped(Signal::Events, DropReason::BufferFull, out.evicted as u64);
+        if self.bus.has_subscribers() {
+            for e in keep {
+                self.bus.publish(Message {
+                    kind: MessageKind::Event,
+                    timestamp_ns: e.timestamp_ns,
+                    service: Some(e.source.clone()),
+                    data: crate::query::event_json(&e, None),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Writes log records.
+    ///
+    /// # Errors
+    /// A WAL failure.
+    pub fn write_logs(&self, logs: Vec<LogRecord>, now_ns: i64) -> Result<usize, StoreError> {
+        let _ = now_ns;
+        self.metrics.received(Signal::Logs, logs.len() as u64);
+        let records: Vec<Vec<u8>> = logs
+            .iter()
+            .map(|l| {
+                let mut b = Vec::with_capacity(256);
+                record::encode_json(&mut b, JsonTag::Log, l);
+                b
+            })
+            .collect();
+        let mut wal = self.wal.lock();
+        self.wal_append(&mut wal, &records)?;
+        let mut evicted = 0;
+        {
+            let mut store = self.logs.write();
+            for l in &logs {
+                evicted += store.insert(l.clone());
+            }
+        }
+        drop(wal);
+        self.metrics.ingested(Signal::Logs, logs.len() as u64);
+        self.metrics.dropped(Signal::Logs, DropReason::MemoryBudget, evicted as u64);
+        if self.bus.has_subscribers() {
+            for l in logs {
+                self.bus.publish(Message {
+                    kind: MessageKind::Log,
+                    timestamp_ns: l.timestamp_ns,
+                    service: Some(l.service.clone()),
+                    data: serde_json::to_value(&l).unwrap_or(Value::Null),
+                });
+            }
+        }
+        Ok(records.len())
+    }
+
+    /// Writes whole spans (OTLP, or any receiver with finished spans); replaces same-id spans.
+    ///
+    /// # Errors
+    /// A trace over `max_trace_length` (names the span), or a WAL failure.
+    pub fn write_spans(&self, spans: Vec<Span>, now_ns: i64) -> Result<usize, StoreError> {
+        self.metrics.received(Signal::Spans, spans.len() as u64);
+        let mut wal = self.wal.lock();
+        self.persist_spans(&mut wal, &spans, now_ns)?;
+        drop(wal);
+        Ok(spans.len())
+    }
+
+    fn persist_spans(&self, wal: &mut blazar_wal::Wal, spans: &[Span], now_ns: i64) -> Result<(), StoreError> {
+        let records: Vec<Vec<u8>> = spans
+            .iter()
+            .map(|s| {
+                let mut b = Vec::with_capacity(512);
+                record::encode_json(&mut b, JsonTag::Span, s);
+                b
+            })
+            .collect();
+        // Check the trace-length bound before the WAL sees anything.
+        {
+            let traces = self.traces.read();
+            let max = self.settings.read().traces.max_spans_per_trace;
+            for (i, s) in spans.iter().enumerate() {
+                if traces.span(s.span_id).is_none() {
+                    if let Some(view) = traces.trace(s.trace_id) {
+                        if view.summary.span_count >= max {
+                            self.metrics.rejected(Signal::Spans, RejectReason::Invalid, 1);
+                            return Err(StoreError::invalid(
+                                format!("spans[{i}]"),
+                                format!("trace {} already holds the maximum of {max} spans", s.trace_id),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        self.wal_append(wal, &records)?;
+        let mut evicted = 0;
+        {
+            let mut traces = self.traces.write();
+            for s in spans {
+                match traces.upsert_span(s.clone(), now_ns) {
+                    Ok(u) => evicted += u.evicted.spans,
+                    Err(e) => tracing::warn!(error = %e, "span not stored after wal append"),
+                }
+            }
+        }
+        self.metrics.ingested(Signal::Spans, spans.len() as u64);
+        self.metrics.dropped(Signal::Spans, DropReason::MemoryBudget, evicted as u64);
+        Ok(())
+    }
+
+    /// Seed 004: opens a span; returns its ids.
+    ///
+    /// # Errors
+    /// A full trace, or a WAL failure.
+    pub fn start_span(&self, req: SpanStart, now_ns: i64) -> Result<(SpanId, TraceId), StoreError> {
+        self.metrics.received(Signal::Spans, 1);
+        let mut rng = rand::thread_rng();
+        let span_id = SpanId::random(|| rng.gen());
+        let mut wal = self.wal.lock();
+        let (trace_id, parent) = match req.parent_trace_id {
+            Some(t) => {
+                let parent = req.parent_span_id.or_else(|| {
+                    // Seed 004 passes only a trace id: hang the span under that trace's root.
+                    self.traces.read().trace(t).and_then(|v| {
+                        v.spans.iter().find(|s| s.parent_span_id.is_none()).map(|s| s.span_id)
+                    })
+                });
+                (t, parent)
+            }
+            None => (TraceId::random(|| rng.gen()), None),
+        };
+        let service = req
+            .service
+            .clone()
+            .or_else(|| req.tags.get("service.name").and_then(Value::as_str).map(str::to_string))
+            .or_else(|| req.tags.get("plugin_id").and_then(Value::as_str).map(str::to_string))
+            .unwrap_or_else(|| UNKNOWN_SERVICE.to_string());
+        let span = Span {
+            trace_id,
+            span_id,
+            parent_span_id: parent,
+            name: req.name,
+            service,
+            kind: Default::default(),
+            start_unix_nano: req.start_ns,
+            end_unix_nano: None,
+            status: SpanStatus::Unset,
+            status_message: None,
+            attributes: req.tags.into_iter().collect(),
+            events: Vec::new(),
+            resource: Default::default(),
+        };
+        self.persist_spans(&mut wal, std::slice::from_ref(&span), now_ns)?;
+        Ok((span_id, trace_id))
+    }
+
+    /// Applies `f` to an open span and persists the result.
+    fn update_open_span(&self, id: SpanId, now_ns: i64, f: impl FnOnce(&mut Span)) -> Result<Span, StoreError> {
+        let mut wal = self.wal.lock();
+        let mut span = match self.traces.read().span(id) {
+            Some(s) => s.clone(),
+            None => {
+                self.metrics.rejected(Signal::Spans, RejectReason::NotFound, 1);
+                return Err(StoreError::NotFound {
+                    field: "span_id".into(),
+                    message: format!("no open span {id}; create it with POST /api/v1/telemetry/traces/spans"),
+                });
+            }
+        };
+        if span.end_unix_nano.is_some() {
+            self.metrics.rejected(Signal::Spans, RejectReason::Conflict, 1);
+            return Err(StoreError::Conflict { field: "span_id".into(), message: format!("span {id} is already finished") });
+        }
+        f(&mut span);
+        let mut b = Vec::with_capacity(512);
+        record::encode_json(&mut b, JsonTag::Span, &span);
+        self.wal_append(&mut wal, &[b])?;
+        match self.traces.write().upsert_span(span.clone(), now_ns) {
+            Ok(_) => {}
+            Err(TraceStoreError::UnknownSpan { .. }) | Err(_) => tracing::warn!(span = %id, "span update not applied"),
+        }
+        Ok(span)
+    }
+
+    /// Seed 004: adds tags to an open span.
+    ///
+    /// # Errors
+    /// Unknown span (404), finished span (409), WAL failure.
+    pub fn tag_span(&self, id: SpanId, tags: std::collections::BTreeMap<String, Value>, now_ns: i64) -> Result<(), StoreError> {
+        self.update_open_span(id, now_ns, |s| {
+            if s.service == UNKNOWN_SERVICE {
+                if let Some(p) = tags.get("service.name").or_else(|| tags.get("plugin_id")).and_then(Value::as_str) {
+                    s.service = p.to_string();
+                }
+            }
+            s.attributes.extend(tags);
+        })
+        .map(|_| ())
+    }
+
+    /// Seed 004: adds a log to an open span (kept as a span event and as a log record).
+    ///
+    /// # Errors
+    /// Unknown span (404), finished span (409), WAL failure.
+    pub fn log_span(&self, id: SpanId, log: SpanLog, now_ns: i64) -> Result<(), StoreError> {
+        let span = self.update_open_span(id, now_ns, |s| {
+            s.events.push(SpanEvent {
+                time_unix_nano: log.time_ns,
+                name: log.message.clone(),
+                attributes: [("level".to_string(), json!(log.level.as_str()))].into_iter().collect(),
+            });
+        })?;
+        let rec = LogRecord {
+            timestamp_ns: log.time_ns,
+            severity: log.level,
+            body: log.message,
+            service: span.service,
+            attributes: Default::default(),
+            trace_id: Some(span.trace_id),
+            span_id: Some(span.span_id),
+        };
+        self.write_logs(vec![rec], now_ns).map(|_| ())
+    }
+
+    /// Seed 004: finishes an open span.
+    ///
+    /// # Errors
+    /// Unknown span (404), already finished (409), WAL failure.
+    pub fn finish_span(&self, id: SpanId, fin: SpanFinish, now_ns: i64) -> Result<(), StoreError> {
+        self.update_open_span(id, now_ns, |s| {
+            s.end_unix_nano = Some(fin.end_ns.max(s.start_unix_nano));
+            s.status = fin.status;
+        })
+        .map(|_| ())
+    }
+}
+
+/// Service of a seed-004 span that named none (yet).
+pub(crate) const UNKNOWN_SERVICE: &str = "unknown";
+
+fn type_counts<'a>(
+    types: &'a mut std::collections::BTreeMap<String, crate::query::TypeCounts>,
+    t: &str,
+) -> &'a mut crate::query::TypeCounts {
+    // Bounded: past this many distinct types, the rest are counted together.
+    const MAX_TYPES: usize = 1000;
+    let key = if types.len() >= MAX_TYPES && !types.contains_key(t) { "_other" } else { t };
+    types.entry(key.to_string()).or_default()
+}
+
+fn metric_message(p: &MetricPoint) -> Message {
+    let tags: serde_json::Map<String, Value> = p.labels.tags().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    Message {
+        kind: MessageKind::MetricUpdate,
+        timestamp_ns: p.t.saturating_mul(blazar_model::NANOS_PER_MILLI),
+        service: p.labels.get("service").map(str::to_string),
+        data: json!({
+            "name": p.labels.name(),
+            "type": p.kind.as_str(),
+            "value": p.value,
+            "tags": tags,
+            "timestamp": blazar_model::format_rfc3339_nanos(p.t.saturating_mul(blazar_model::NANOS_PER_MILLI)),
+        }),
+    }
+}

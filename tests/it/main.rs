@@ -1,0 +1,13 @@
+//! Integration tests: the real `blazar` binary on loopback with random ports, driven over HTTP.
+//! No timing asserts: waits are generous deadlines, assertions are on content and counts.
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod config;
+mod ingest;
+mod remote_write;
+mod restart;
+mod self_metrics;
+mod stream;
