@@ -261,11 +261,59 @@ impl SelfMetrics {
         self.uptime_seconds.set(i64::try_from(secs).unwrap_or(i64::MAX));
     }
 
-    /// Renders everything in the Prometheus text format.
+    /// Renders everything in the Prometheus text format (0.0.4), which both Prometheus and
+    /// `promtool check metrics` read.
     pub fn encode(&self) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        openmetrics_to_text(&out)
+    }
+}
+
+/// Converts prometheus-client's OpenMetrics output to the classic text format: counter
+/// families are named with their `_total` suffix in `# HELP`/`# TYPE` (as their samples are),
+/// and the `# EOF` marker is dropped.
+fn openmetrics_to_text(om: &str) -> String {
+    let lines: Vec<&str> = om.lines().collect();
+    let mut out = String::with_capacity(om.len() + 256);
+    for (i, line) in lines.iter().enumerate() {
+        if *line == "# EOF" {
+            continue;
+        }
+        let counter_family = |l: &str| l.strip_prefix("# TYPE ").and_then(|r| r.strip_suffix(" counter")).map(str::to_string);
+        let fixed = if let Some(name) = counter_family(line) {
+            format!("# TYPE {name}_total counter")
+        } else if let Some(rest) = line.strip_prefix("# HELP ") {
+            let name = rest.split(' ').next().unwrap_or("");
+            let next_is_counter = lines.get(i + 1).and_then(|l| counter_family(l)).is_some_and(|n| n == name);
+            if next_is_counter {
+                format!("# HELP {name}_total{}", rest.get(name.len()..).unwrap_or(""))
+            } else {
+                (*line).to_string()
+            }
+        } else {
+            (*line).to_string()
+        };
+        out.push_str(&fixed);
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_named_with_total_in_help_and_type() {
+        let m = SelfMetrics::new();
+        m.received(Signal::Events, 2);
+        let text = m.encode();
+        assert!(text.contains("# HELP blazar_received_total Items received"), "{text}");
+        assert!(text.contains("# TYPE blazar_received_total counter"), "{text}");
+        assert!(text.contains("blazar_received_total{signal=\"events\"} 2"), "{text}");
+        assert!(text.contains("# TYPE blazar_active_series gauge"), "{text}");
+        assert!(!text.contains("# EOF"));
     }
 }
