@@ -7,64 +7,198 @@ use crate::support::{Opts, TestServer};
 
 #[tokio::test]
 async fn every_bad_request_names_its_field_and_loses_nothing() {
-    let srv = TestServer::start_with(Opts { config_yaml: Some("server:\n  max_body_bytes: 64KiB\n".into()), ..Opts::default() }).await;
-    srv.post_json("/api/v1/telemetry/metrics", json!({"name": "kept.metric", "value": 42, "type": "gauge"})).await;
-    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "kept.event"})).await;
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some("server:\n  max_body_bytes: 64KiB\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    srv.post_json(
+        "/api/v1/telemetry/metrics",
+        json!({"name": "kept.metric", "value": 42, "type": "gauge"}),
+    )
+    .await;
+    srv.post_json(
+        "/api/v1/telemetry/events",
+        json!({"event_type": "kept.event"}),
+    )
+    .await;
 
     let long = "x".repeat(5000);
-    let many_tags: serde_json::Map<String, serde_json::Value> = (0..40).map(|i| (format!("t{i}"), json!("v"))).collect();
+    let many_tags: serde_json::Map<String, serde_json::Value> =
+        (0..40).map(|i| (format!("t{i}"), json!("v"))).collect();
     let cases: Vec<(&str, serde_json::Value, u16, &str)> = vec![
-        ("/api/v1/telemetry/metrics", json!({"value": 1}), 400, "name:"),
-        ("/api/v1/telemetry/metrics", json!({"name": "m", "value": "abc"}), 400, "value:"),
-        ("/api/v1/telemetry/metrics", json!({"name": "m", "value": 1, "type": "meter"}), 400, "type:"),
-        ("/api/v1/telemetry/metrics", json!({"name": long, "value": 1}), 400, "name:"),
-        ("/api/v1/telemetry/metrics", json!({"name": "m", "value": 1, "tags": {"host": long}}), 400, "tags.host:"),
-        ("/api/v1/telemetry/metrics", json!({"name": "m", "value": 1, "tags": many_tags}), 400, "tags:"),
-        ("/api/v1/telemetry/metrics", json!({"name": "kept.metric", "value": 1, "type": "counter"}), 400, "type:"),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"value": 1}),
+            400,
+            "name:",
+        ),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"name": "m", "value": "abc"}),
+            400,
+            "value:",
+        ),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"name": "m", "value": 1, "type": "meter"}),
+            400,
+            "type:",
+        ),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"name": long, "value": 1}),
+            400,
+            "name:",
+        ),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"name": "m", "value": 1, "tags": {"host": long}}),
+            400,
+            "tags.host:",
+        ),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"name": "m", "value": 1, "tags": many_tags}),
+            400,
+            "tags:",
+        ),
+        (
+            "/api/v1/telemetry/metrics",
+            json!({"name": "kept.metric", "value": 1, "type": "counter"}),
+            400,
+            "type:",
+        ),
         ("/api/v1/telemetry/metrics", json!([]), 400, "body:"),
-        ("/api/v1/telemetry/events", json!({"source": "x"}), 400, "event_type:"),
-        ("/api/v1/telemetry/events", json!({"event_type": "a", "metadata": [1]}), 400, "metadata:"),
-        ("/api/v1/telemetry/traces/spans", json!({"tags": {}}), 400, "name:"),
-        ("/api/v1/telemetry/traces/spans", json!({"name": "s", "parent_trace_id": "xyz"}), 400, "parent_trace_id:"),
-        ("/api/v1/telemetry/traces/spans/0123456789abcdef/finish", json!({"status": "ok"}), 404, "span_id:"),
-        ("/api/v1/telemetry/traces/spans/nothex/finish", json!({"status": "ok"}), 400, "span_id:"),
-        ("/api/v1/telemetry/logs", json!({"level": "info"}), 400, "message:"),
+        (
+            "/api/v1/telemetry/events",
+            json!({"source": "x"}),
+            400,
+            "event_type:",
+        ),
+        (
+            "/api/v1/telemetry/events",
+            json!({"event_type": "a", "metadata": [1]}),
+            400,
+            "metadata:",
+        ),
+        (
+            "/api/v1/telemetry/traces/spans",
+            json!({"tags": {}}),
+            400,
+            "name:",
+        ),
+        (
+            "/api/v1/telemetry/traces/spans",
+            json!({"name": "s", "parent_trace_id": "xyz"}),
+            400,
+            "parent_trace_id:",
+        ),
+        (
+            "/api/v1/telemetry/traces/spans/0123456789abcdef/finish",
+            json!({"status": "ok"}),
+            404,
+            "span_id:",
+        ),
+        (
+            "/api/v1/telemetry/traces/spans/nothex/finish",
+            json!({"status": "ok"}),
+            400,
+            "span_id:",
+        ),
+        (
+            "/api/v1/telemetry/logs",
+            json!({"level": "info"}),
+            400,
+            "message:",
+        ),
     ];
     for (path, body, want, field) in cases {
         let (s, b) = srv.post_json(path, body.clone()).await;
         assert_eq!(s, want, "{path} {body} -> {b}");
-        let msg = b["error"]["message"].as_str().unwrap_or_else(|| panic!("no error.message in {b}"));
-        assert!(msg.starts_with(field), "{path}: message {msg:?} should name {field}");
+        let msg = b["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no error.message in {b}"));
+        assert!(
+            msg.starts_with(field),
+            "{path}: message {msg:?} should name {field}"
+        );
         assert!(b["error"]["code"].is_string());
     }
     // Malformed JSON, a body over the limit, and a NaN smuggled as a string.
-    let (s, b) = srv.post_raw("/api/v1/telemetry/metrics", b"{\"name\": \"m\", ".to_vec(), "application/json").await;
+    let (s, b) = srv
+        .post_raw(
+            "/api/v1/telemetry/metrics",
+            b"{\"name\": \"m\", ".to_vec(),
+            "application/json",
+        )
+        .await;
     assert_eq!(s, 400);
-    assert!(b["error"]["message"].as_str().unwrap().starts_with("body: invalid JSON"));
-    let big = format!("{{\"event_type\":\"a\",\"data\":\"{}\"}}", "y".repeat(100_000));
-    let (s, b) = srv.post_raw("/api/v1/telemetry/events", big.into_bytes(), "application/json").await;
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("body: invalid JSON"));
+    let big = format!(
+        "{{\"event_type\":\"a\",\"data\":\"{}\"}}",
+        "y".repeat(100_000)
+    );
+    let (s, b) = srv
+        .post_raw(
+            "/api/v1/telemetry/events",
+            big.into_bytes(),
+            "application/json",
+        )
+        .await;
     assert_eq!(s, 413, "{b}");
     assert!(b["error"]["message"].as_str().unwrap().contains("limit"));
-    let (s, _) = srv.post_json("/api/v1/telemetry/metrics", json!({"name": "m", "value": "NaN"})).await;
+    let (s, _) = srv
+        .post_json(
+            "/api/v1/telemetry/metrics",
+            json!({"name": "m", "value": "NaN"}),
+        )
+        .await;
     assert_eq!(s, 400);
     let deep = format!("{}1{}", "[".repeat(10_000), "]".repeat(10_000));
-    let (s, _) = srv.post_raw("/api/v1/telemetry/events", deep.into_bytes(), "application/json").await;
+    let (s, _) = srv
+        .post_raw(
+            "/api/v1/telemetry/events",
+            deep.into_bytes(),
+            "application/json",
+        )
+        .await;
     assert_eq!(s, 400);
 
     // Finish twice is a conflict.
-    let (_, span) = srv.post_json("/api/v1/telemetry/traces/spans", json!({"name": "once"})).await;
+    let (_, span) = srv
+        .post_json("/api/v1/telemetry/traces/spans", json!({"name": "once"}))
+        .await;
     let sid = span["span_id"].as_str().unwrap();
-    let (s, _) = srv.post_json(&format!("/api/v1/telemetry/traces/spans/{sid}/finish"), json!({"status": "ok"})).await;
+    let (s, _) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/traces/spans/{sid}/finish"),
+            json!({"status": "ok"}),
+        )
+        .await;
     assert_eq!(s, 200);
-    let (s, b) = srv.post_json(&format!("/api/v1/telemetry/traces/spans/{sid}/finish"), json!({"status": "ok"})).await;
+    let (s, b) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/traces/spans/{sid}/finish"),
+            json!({"status": "ok"}),
+        )
+        .await;
     assert_eq!(s, 409, "{b}");
-    assert!(b["error"]["message"].as_str().unwrap().contains("already finished"));
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already finished"));
 
     // Still up, and what was stored before is still there.
     let (s, m) = srv.get_json("/api/v1/telemetry/metrics?name=kept.*").await;
     assert_eq!(s, 200);
     assert_eq!(m["metrics"][0]["value"], 42.0);
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=kept.*").await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=kept.*")
+        .await;
     assert_eq!(e["events"].as_array().unwrap().len(), 1);
     let (_, stats) = srv.get_json("/api/v1/telemetry/stats").await;
     assert!(stats["signals"]["metrics"]["rejected"].as_u64().unwrap() >= 8);

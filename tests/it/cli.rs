@@ -7,7 +7,11 @@ use crate::support::{cli, TestServer};
 #[tokio::test]
 async fn cli_commands_against_a_running_server() {
     let srv = TestServer::start().await;
-    srv.post_json("/api/v1/telemetry/metrics", json!({"name": "plugin.cli.requests", "value": 2, "type": "counter", "tags": {"k": "v"}})).await;
+    srv.post_json(
+        "/api/v1/telemetry/metrics",
+        json!({"name": "plugin.cli.requests", "value": 2, "type": "counter", "tags": {"k": "v"}}),
+    )
+    .await;
     let base = srv.base.clone();
     let run = move |args: Vec<&'static str>| {
         let base = base.clone();
@@ -20,17 +24,33 @@ async fn cli_commands_against_a_running_server() {
 
     let (code, out, _) = run(vec!["metrics", "plugin.cli.*"]).await.unwrap();
     assert_eq!(code, 0);
-    assert!(out.contains("plugin.cli.requests") && out.contains("counter"), "{out}");
+    assert!(
+        out.contains("plugin.cli.requests") && out.contains("counter"),
+        "{out}"
+    );
 
-    let (code, out, err) = run(vec!["emit", "deploy.finished", "--source", "ci", "--data", "{\"version\":\"1.2\"}"]).await.unwrap();
+    let (code, out, err) = run(vec![
+        "emit",
+        "deploy.finished",
+        "--source",
+        "ci",
+        "--data",
+        "{\"version\":\"1.2\"}",
+    ])
+    .await
+    .unwrap();
     assert_eq!(code, 0, "{out}{err}");
-    let (code, out, _) = run(vec!["--json", "events", "--type", "deploy.*"]).await.unwrap();
+    let (code, out, _) = run(vec!["--json", "events", "--type", "deploy.*"])
+        .await
+        .unwrap();
     assert_eq!(code, 0);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["events"][0]["data"]["version"], "1.2");
     assert_eq!(v["events"][0]["source"], "ci");
 
-    let (code, _, err) = run(vec!["emit", "x", "--source", "s", "--data", "{not json"]).await.unwrap();
+    let (code, _, err) = run(vec!["emit", "x", "--source", "s", "--data", "{not json"])
+        .await
+        .unwrap();
     assert_ne!(code, 0);
     assert_eq!(err.trim().lines().count(), 1, "{err}");
     assert!(err.starts_with("error:"), "{err}");
@@ -60,13 +80,24 @@ async fn tail_prints_live_events() {
         (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
     })
     .await;
-    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "tail.me", "source": "t"})).await;
+    srv.post_json(
+        "/api/v1/telemetry/events",
+        json!({"event_type": "tail.me", "source": "t"}),
+    )
+    .await;
     let stdout = child.stdout.take().unwrap();
     let line = tokio::task::spawn_blocking(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().map_while(Result::ok).find(|l| l.contains("tail.me"))
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("tail.me"))
     });
-    let line = tokio::time::timeout(std::time::Duration::from_secs(30), line).await.unwrap().unwrap();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), line)
+        .await
+        .unwrap()
+        .unwrap();
     let _ = child.kill();
+    let _ = child.wait();
     assert!(line.unwrap().contains("event"));
 }

@@ -28,7 +28,11 @@ async fn load(srv_base: String, acked: Arc<Mutex<Acked>>, writer: usize) {
             Ok(r) if r.status() == 200 => acked.lock().await.counter += 1,
             _ => return,
         }
-        let e = client.post(format!("{srv_base}/api/v1/telemetry/events")).json(&json!({"event_type": "durable.e", "data": {"w": writer, "i": i}})).send().await;
+        let e = client
+            .post(format!("{srv_base}/api/v1/telemetry/events"))
+            .json(&json!({"event_type": "durable.e", "data": {"w": writer, "i": i}}))
+            .send()
+            .await;
         match e {
             Ok(r) if r.status() == 200 => {
                 let b: serde_json::Value = r.json().await.unwrap_or_default();
@@ -38,7 +42,11 @@ async fn load(srv_base: String, acked: Arc<Mutex<Acked>>, writer: usize) {
             }
             _ => return,
         }
-        let s = client.post(format!("{srv_base}/api/v1/telemetry/traces/spans")).json(&json!({"name": "durable.op"})).send().await;
+        let s = client
+            .post(format!("{srv_base}/api/v1/telemetry/traces/spans"))
+            .json(&json!({"name": "durable.op"}))
+            .send()
+            .await;
         match s {
             Ok(r) if r.status() == 200 => {
                 let b: serde_json::Value = r.json().await.unwrap_or_default();
@@ -55,20 +63,47 @@ async fn load(srv_base: String, acked: Arc<Mutex<Acked>>, writer: usize) {
 async fn kill_9_mid_load_loses_no_acknowledged_write() {
     let mut srv = TestServer::start().await;
     let acked = Arc::new(Mutex::new(Acked::default()));
-    let writers: Vec<_> = (0..4).map(|w| tokio::spawn(load(srv.base.clone(), acked.clone(), w))).collect();
-    eventually("some acknowledged writes", || async { (acked.lock().await.events.len() > 200).then_some(()) }).await;
+    let writers: Vec<_> = (0..4)
+        .map(|w| tokio::spawn(load(srv.base.clone(), acked.clone(), w)))
+        .collect();
+    eventually("some acknowledged writes", || async {
+        (acked.lock().await.events.len() > 200).then_some(())
+    })
+    .await;
     let opts = srv.kill9();
     for w in writers {
         let _ = w.await;
     }
     let a = acked.lock().await;
     let srv = TestServer::start_with(opts).await;
-    assert!(srv.log_text().contains("store opened"), "{}", srv.log_text());
-    let (_, m) = srv.get_json("/api/v1/telemetry/metrics?name=durable.count").await;
-    let total: f64 = m["metrics"].as_array().unwrap().iter().map(|r| r["value"].as_f64().unwrap()).sum();
-    assert!(total >= a.counter as f64, "counter {total} < acknowledged {}", a.counter);
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=durable.e&batch_size=10000").await;
-    let ids: std::collections::HashSet<&str> = e["events"].as_array().unwrap().iter().map(|v| v["event_id"].as_str().unwrap()).collect();
+    assert!(
+        srv.log_text().contains("store opened"),
+        "{}",
+        srv.log_text()
+    );
+    let (_, m) = srv
+        .get_json("/api/v1/telemetry/metrics?name=durable.count")
+        .await;
+    let total: f64 = m["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_f64().unwrap())
+        .sum();
+    assert!(
+        total >= a.counter as f64,
+        "counter {total} < acknowledged {}",
+        a.counter
+    );
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=durable.e&batch_size=10000")
+        .await;
+    let ids: std::collections::HashSet<&str> = e["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["event_id"].as_str().unwrap())
+        .collect();
     for id in &a.events {
         assert!(ids.contains(id.as_str()), "acknowledged event {id} lost");
     }
@@ -82,52 +117,94 @@ async fn kill_9_mid_load_loses_no_acknowledged_write() {
 async fn torn_wal_tail_is_truncated_with_a_warning() {
     let mut srv = TestServer::start().await;
     for i in 0..20 {
-        srv.post_json("/api/v1/telemetry/events", json!({"event_type": "torn.e", "data": {"i": i}})).await;
+        srv.post_json(
+            "/api/v1/telemetry/events",
+            json!({"event_type": "torn.e", "data": {"i": i}}),
+        )
+        .await;
     }
     let opts = srv.kill9();
     // Append half a frame of garbage to the newest segment, as a crash mid-write would.
     let wal = opts.data_dir.clone().unwrap().join("wal");
-    let mut segs: Vec<_> = std::fs::read_dir(&wal).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "wal")).collect();
+    let mut segs: Vec<_> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wal"))
+        .collect();
     segs.sort();
     let last = segs.last().unwrap();
     let mut f = std::fs::OpenOptions::new().append(true).open(last).unwrap();
     f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9]).unwrap();
     drop(f);
     let mut srv = TestServer::start_with(opts).await;
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=torn.e&batch_size=100").await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=torn.e&batch_size=100")
+        .await;
     assert_eq!(e["events"].as_array().unwrap().len(), 20);
     // And the truncated log keeps working across another restart.
-    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "torn.e"})).await;
+    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "torn.e"}))
+        .await;
     let opts = srv.kill9();
     let srv = TestServer::start_with(opts).await;
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=torn.e&batch_size=100").await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=torn.e&batch_size=100")
+        .await;
     assert_eq!(e["events"].as_array().unwrap().len(), 21);
 }
 
 #[tokio::test]
 async fn checkpoint_bounds_replay_and_removes_old_segments() {
     let cfg = "storage:\n  checkpoint_interval: 1s\n  segment_bytes: 64KiB\n";
-    let mut srv = TestServer::start_with(Opts { config_yaml: Some(cfg.into()), ..Opts::default() }).await;
+    let mut srv = TestServer::start_with(Opts {
+        config_yaml: Some(cfg.into()),
+        ..Opts::default()
+    })
+    .await;
     let pad = "p".repeat(1000);
     for i in 0..300 {
-        srv.post_json("/api/v1/telemetry/metrics", json!({"name": "ck.g", "value": i, "type": "gauge"})).await;
-        srv.post_json("/api/v1/telemetry/events", json!({"event_type": "ck.e", "data": {"i": i, "pad": pad}})).await;
+        srv.post_json(
+            "/api/v1/telemetry/metrics",
+            json!({"name": "ck.g", "value": i, "type": "gauge"}),
+        )
+        .await;
+        srv.post_json(
+            "/api/v1/telemetry/events",
+            json!({"event_type": "ck.e", "data": {"i": i, "pad": pad}}),
+        )
+        .await;
     }
     eventually("a checkpoint", || async {
         let (_, m) = srv.get_text("/metrics").await;
-        m.lines().any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0")).then_some(())
+        m.lines()
+            .any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0"))
+            .then_some(())
     })
     .await;
-    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "ck.e", "data": {"after": true}})).await;
+    srv.post_json(
+        "/api/v1/telemetry/events",
+        json!({"event_type": "ck.e", "data": {"after": true}}),
+    )
+    .await;
     let mut opts = srv.kill9();
     opts.config_yaml = Some(cfg.into());
     let wal = opts.data_dir.clone().unwrap().join("wal");
-    let names: Vec<String> = std::fs::read_dir(&wal).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
-    assert!(names.iter().any(|n| n.starts_with("checkpoint")), "{names:?}");
+    let names: Vec<String> = std::fs::read_dir(&wal)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("checkpoint")),
+        "{names:?}"
+    );
     // 300 KiB of events in 64 KiB segments: without removal there would be 5+ segments.
-    assert!(names.iter().filter(|n| n.ends_with(".wal")).count() < 5, "{names:?}");
+    assert!(
+        names.iter().filter(|n| n.ends_with(".wal")).count() < 5,
+        "{names:?}"
+    );
     let srv = TestServer::start_with(opts).await;
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=ck.e&batch_size=10000").await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=ck.e&batch_size=10000")
+        .await;
     assert_eq!(e["events"].as_array().unwrap().len(), 301);
     let (_, m) = srv.get_json("/api/v1/telemetry/metrics?name=ck.g").await;
     assert_eq!(m["metrics"][0]["value"], 299.0);
@@ -136,17 +213,31 @@ async fn checkpoint_bounds_replay_and_removes_old_segments() {
 #[tokio::test]
 async fn events_and_logs_older_than_retention_are_removed() {
     let cfg = "storage:\n  events: { retention: 1s }\n  logs: { retention: 1s }\n";
-    let srv = TestServer::start_with(Opts { config_yaml: Some(cfg.into()), ..Opts::default() }).await;
-    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "old.e"})).await;
-    srv.post_json("/api/v1/telemetry/logs", json!({"message": "old log"})).await;
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=old.e").await;
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(cfg.into()),
+        ..Opts::default()
+    })
+    .await;
+    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "old.e"}))
+        .await;
+    srv.post_json("/api/v1/telemetry/logs", json!({"message": "old log"}))
+        .await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=old.e")
+        .await;
     assert_eq!(e["events"].as_array().unwrap().len(), 1);
     eventually("retention to remove the event", || async {
-        let (_, e) = srv.get_json("/api/v1/telemetry/events?event_type=old.e").await;
+        let (_, e) = srv
+            .get_json("/api/v1/telemetry/events?event_type=old.e")
+            .await;
         let (_, l) = srv.get_json("/api/v1/telemetry/logs").await;
-        (e["events"].as_array().unwrap().is_empty() && l["logs"].as_array().unwrap().is_empty()).then_some(())
+        (e["events"].as_array().unwrap().is_empty() && l["logs"].as_array().unwrap().is_empty())
+            .then_some(())
     })
     .await;
     let (_, m) = srv.get_text("/metrics").await;
-    assert!(m.contains("blazar_dropped_total{signal=\"events\",reason=\"retention\"} 1"), "{m}");
+    assert!(
+        m.contains("blazar_dropped_total{signal=\"events\",reason=\"retention\"} 1"),
+        "{m}"
+    );
 }

@@ -19,9 +19,18 @@ async fn health_reports_store_wal_and_bus() {
 #[tokio::test]
 async fn metrics_exposition_passes_promtool() {
     let srv = TestServer::start().await;
-    srv.post_json("/api/v1/telemetry/metrics", json!({"name": "m", "value": 1})).await;
-    srv.post_json("/api/v1/telemetry/metrics", json!({"name": "m", "value": "bad"})).await;
-    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "e"})).await;
+    srv.post_json(
+        "/api/v1/telemetry/metrics",
+        json!({"name": "m", "value": 1}),
+    )
+    .await;
+    srv.post_json(
+        "/api/v1/telemetry/metrics",
+        json!({"name": "m", "value": "bad"}),
+    )
+    .await;
+    srv.post_json("/api/v1/telemetry/events", json!({"event_type": "e"}))
+        .await;
     let (s, text) = srv.get_text("/metrics").await;
     assert_eq!(s, 200);
     for needle in [
@@ -37,7 +46,8 @@ async fn metrics_exposition_passes_promtool() {
         assert!(text.contains(needle), "missing {needle} in\n{text}");
     }
     // The real promtool is the judge of the format; the test fails if it is not installed.
-    let promtool = which("promtool").expect("promtool not found: install Debian's prometheus package (scripts/test does)");
+    let promtool = which("promtool")
+        .expect("promtool not found: install Debian's prometheus package (scripts/test does)");
     let mut child = std::process::Command::new(promtool)
         .args(["check", "metrics"])
         .stdin(std::process::Stdio::piped())
@@ -46,7 +56,12 @@ async fn metrics_exposition_passes_promtool() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -57,5 +72,9 @@ async fn metrics_exposition_passes_promtool() {
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {
-    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| std::path::Path::new(d).join(bin)).find(|p| p.exists())
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|d| std::path::Path::new(d).join(bin))
+        .find(|p| p.exists())
 }

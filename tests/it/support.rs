@@ -2,7 +2,7 @@
 //! address from its `listening` log line, waits for `/health`, kills on drop.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,15 +34,24 @@ impl TestServer {
 
     pub async fn start_with(opts: Opts) -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let data_dir = opts.data_dir.clone().unwrap_or_else(|| tmp.path().join("data"));
+        let data_dir = opts
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| tmp.path().join("data"));
         let mut cmd = Command::new(BIN);
-        cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&data_dir);
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&data_dir);
         if let Some(yaml) = &opts.config_yaml {
             let p = tmp.path().join("blazar.yaml");
             std::fs::write(&p, yaml).unwrap();
             cmd.arg("--config").arg(&p);
         }
-        cmd.current_dir(tmp.path()).env("BLAZAR_LOG", "info").env_remove("BLAZAR_URL");
+        cmd.current_dir(tmp.path())
+            .env("BLAZAR_LOG", "info")
+            .env_remove("BLAZAR_URL");
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
@@ -57,8 +66,13 @@ impl TestServer {
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log2.lock().unwrap().push_str(&line);
                 log2.lock().unwrap().push('\n');
-                if !sent && line.contains("listening") && line.contains("kind=\"http\"") || !sent && line.contains("listening") && line.contains("kind=http") {
-                    if let Some(addr) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
+                if !sent && line.contains("listening") && line.contains("kind=\"http\"")
+                    || !sent && line.contains("listening") && line.contains("kind=http")
+                {
+                    if let Some(addr) = line
+                        .split_whitespace()
+                        .find_map(|w| w.strip_prefix("addr="))
+                    {
                         let _ = tx.send(addr.trim_matches('"').to_string());
                         sent = true;
                     }
@@ -69,7 +83,10 @@ impl TestServer {
             Ok(a) => a,
             Err(_) => {
                 let _ = child.kill();
-                panic!("blazar did not report a listening address; log:\n{}", log.lock().unwrap());
+                panic!(
+                    "blazar did not report a listening address; log:\n{}",
+                    log.lock().unwrap()
+                );
             }
         };
         let srv = TestServer {
@@ -78,7 +95,10 @@ impl TestServer {
             data_dir,
             _tmp: Some(tmp),
             log,
-            client: reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap(),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
         };
         srv.wait_healthy().await;
         srv
@@ -94,7 +114,10 @@ impl TestServer {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("blazar never became healthy; log:\n{}", self.log.lock().unwrap());
+        panic!(
+            "blazar never became healthy; log:\n{}",
+            self.log.lock().unwrap()
+        );
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -102,24 +125,46 @@ impl TestServer {
     }
 
     pub async fn post_json(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self.client.post(self.url(path)).json(&body).send().await.unwrap();
+        let r = self
+            .client
+            .post(self.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn post_raw(&self, path: &str, body: Vec<u8>, content_type: &str) -> (u16, Value) {
-        let r = self.client.post(self.url(path)).header("content-type", content_type).body(body).send().await.unwrap();
+        let r = self
+            .client
+            .post(self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
         let r = self.client.get(self.url(path)).send().await.unwrap();
         let status = r.status().as_u16();
         let text = r.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     pub async fn get_text(&self, path: &str) -> (u16, String) {
@@ -133,23 +178,26 @@ impl TestServer {
             let _ = c.kill();
             let _ = c.wait();
         }
-        Opts { data_dir: Some(self.data_dir.clone()), ..Opts::default() }
+        Opts {
+            data_dir: Some(self.data_dir.clone()),
+            ..Opts::default()
+        }
     }
 
     /// Sends a signal by number.
     pub fn signal(&self, sig: &str) {
         if let Some(c) = &self.child {
-            let status = Command::new("kill").arg(format!("-{sig}")).arg(c.id().to_string()).status().unwrap();
+            let status = Command::new("kill")
+                .arg(format!("-{sig}"))
+                .arg(c.id().to_string())
+                .status()
+                .unwrap();
             assert!(status.success());
         }
     }
 
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().clone()
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
     pub fn keep_tmp(&mut self) -> tempfile::TempDir {
@@ -186,14 +234,15 @@ where
 
 /// Runs the CLI against `server`, returning (exit code, stdout, stderr).
 pub fn cli(server: &str, args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(BIN).arg("--server").arg(server).args(args).output().unwrap();
+    let out = Command::new(BIN)
+        .arg("--server")
+        .arg(server)
+        .args(args)
+        .output()
+        .unwrap();
     (
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join("shared")
 }

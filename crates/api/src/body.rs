@@ -15,7 +15,12 @@ pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Resul
     let limited = http_body_util::Limited::new(body, limit);
     let bytes = match limited.collect().await {
         Ok(c) => c.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => return Err(ApiError::too_large(limit)),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return Err(ApiError::too_large(limit))
+        }
         Err(e) => return Err(ApiError::invalid("body", format!("could not be read: {e}"))),
     };
     let gzip = headers
@@ -27,7 +32,8 @@ pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Resul
     }
     let mut out = Vec::new();
     let mut dec = flate2::read::GzDecoder::new(bytes.as_ref()).take(limit as u64 + 1);
-    dec.read_to_end(&mut out).map_err(|e| ApiError::invalid("body", format!("not valid gzip: {e}")))?;
+    dec.read_to_end(&mut out)
+        .map_err(|e| ApiError::invalid("body", format!("not valid gzip: {e}")))?;
     if out.len() > limit {
         return Err(ApiError::too_large(limit));
     }
@@ -39,5 +45,6 @@ pub(crate) fn json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(serde_json::Value::Null);
     }
-    serde_json::from_slice(bytes).map_err(|e| ApiError::invalid("body", format!("invalid JSON: {e}")))
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::invalid("body", format!("invalid JSON: {e}")))
 }

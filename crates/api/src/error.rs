@@ -28,7 +28,12 @@ impl ApiError {
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let retry_after = kind.is_retryable().then_some(1);
-        Self { status, code: kind.as_str(), message: message.into(), retry_after }
+        Self {
+            status,
+            code: kind.as_str(),
+            message: message.into(),
+            retry_after,
+        }
     }
 
     /// A 400 naming `field`.
@@ -41,7 +46,9 @@ impl ApiError {
         Self {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "too_large",
-            message: format!("body: larger than the limit of {limit} bytes (server.max_body_bytes)"),
+            message: format!(
+                "body: larger than the limit of {limit} bytes (server.max_body_bytes)"
+            ),
             retry_after: None,
         }
     }
@@ -79,7 +86,8 @@ impl IntoResponse for ApiError {
         let body = json!({"error": {"code": self.code, "message": self.message}});
         let mut resp = (self.status, axum::Json(body)).into_response();
         if let Some(secs) = self.retry_after {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

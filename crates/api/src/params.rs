@@ -26,7 +26,10 @@ pub(crate) fn duration_ns(field: &str, s: &str) -> Result<i64, ApiError> {
 /// Parses a positive count, capped at `max`.
 pub(crate) fn count(field: &str, s: &str, max: usize) -> Result<usize, ApiError> {
     match s.parse::<usize>() {
-        Ok(0) | Err(_) => Err(ApiError::invalid(field, format!("expected a positive integer, got {s:?}"))),
+        Ok(0) | Err(_) => Err(ApiError::invalid(
+            field,
+            format!("expected a positive integer, got {s:?}"),
+        )),
         Ok(n) => Ok(n.min(max)),
     }
 }

@@ -22,23 +22,41 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(health::get))
         .route("/metrics", get(self_metrics::get))
         .route("/api/v1/write", post(remote_write::post))
-        .route("/api/v1/telemetry/metrics", post(metrics::post).get(metrics::list))
-        .route("/api/v1/telemetry/events", post(events::post).get(events::list))
+        .route(
+            "/api/v1/telemetry/metrics",
+            post(metrics::post).get(metrics::list),
+        )
+        .route(
+            "/api/v1/telemetry/events",
+            post(events::post).get(events::list),
+        )
         .route("/api/v1/telemetry/stats", get(stats::get))
         .route("/api/v1/telemetry/logs", post(logs::post).get(logs::list))
         .route("/api/v1/telemetry/traces", get(traces::list))
         .route("/api/v1/telemetry/traces/{trace_id}", get(traces::one))
         .route("/api/v1/telemetry/traces/spans", post(spans::start))
-        .route("/api/v1/telemetry/traces/spans/{span_id}/tags", post(spans::tags))
-        .route("/api/v1/telemetry/traces/spans/{span_id}/logs", post(spans::logs))
-        .route("/api/v1/telemetry/traces/spans/{span_id}/finish", post(spans::finish))
+        .route(
+            "/api/v1/telemetry/traces/spans/{span_id}/tags",
+            post(spans::tags),
+        )
+        .route(
+            "/api/v1/telemetry/traces/spans/{span_id}/logs",
+            post(spans::logs),
+        )
+        .route(
+            "/api/v1/telemetry/traces/spans/{span_id}/finish",
+            post(spans::finish),
+        )
         .route("/api/v1/telemetry/stream", get(stream::get))
         .fallback(not_found)
         .with_state(state)
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::ApiError {
-    crate::ApiError::new(blazar_model::ErrorKind::NotFound, format!("path: no route for {}", uri.path()))
+    crate::ApiError::new(
+        blazar_model::ErrorKind::NotFound,
+        format!("path: no route for {}", uri.path()),
+    )
 }
 
 /// Reads a JSON body with the configured limit.
@@ -48,10 +66,12 @@ pub(crate) async fn json_body(
     body: axum::body::Body,
 ) -> Result<serde_json::Value, crate::ApiError> {
     let limit = state.settings().max_body_bytes;
-    let bytes = crate::body::read(headers, body, limit).await.inspect_err(|e| {
-        if e.status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-            tracing::debug!(limit, "request body over limit");
-        }
-    })?;
+    let bytes = crate::body::read(headers, body, limit)
+        .await
+        .inspect_err(|e| {
+            if e.status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                tracing::debug!(limit, "request body over limit");
+            }
+        })?;
     crate::body::json(&bytes)
 }

@@ -84,7 +84,10 @@ impl Bus {
     /// Creates a bus that keeps `capacity` messages for slow subscribers.
     pub fn new(capacity: usize) -> Self {
         let (tx, _) = broadcast::channel(capacity.max(1));
-        Self { tx, stats: Arc::new(BusStats::default()) }
+        Self {
+            tx,
+            stats: Arc::new(BusStats::default()),
+        }
     }
 
     /// Publishes a message; never blocks. Returns how many subscribers will see it.
@@ -120,7 +123,12 @@ mod tests {
     use super::*;
 
     fn msg(n: i64) -> Message {
-        Message { kind: MessageKind::Event, timestamp_ns: n, service: None, data: serde_json::Value::Null }
+        Message {
+            kind: MessageKind::Event,
+            timestamp_ns: n,
+            service: None,
+            data: serde_json::Value::Null,
+        }
     }
 
     #[tokio::test]

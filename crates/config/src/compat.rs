@@ -9,7 +9,12 @@ pub(crate) fn pick<T>(section: Option<T>, flat: Option<T>) -> Option<T> {
     section.or(flat)
 }
 
-fn one<T: Clone>(section_key: &'static str, section: &Option<T>, flat_key: &'static str, flat: &Option<T>) -> Result<(Option<T>, &'static str), ConfigError> {
+fn one<T: Clone>(
+    section_key: &'static str,
+    section: &Option<T>,
+    flat_key: &'static str,
+    flat: &Option<T>,
+) -> Result<(Option<T>, &'static str), ConfigError> {
     match (section, flat) {
         (Some(_), Some(_)) => Err(ConfigError::invalid(
             flat_key,
@@ -47,32 +52,84 @@ impl Merged {
     pub(crate) fn new(raw: &RawConfig) -> Result<Self, ConfigError> {
         let e = &raw.events;
         let (events_enabled, _) = one("events.enabled", &e.enabled, "enabled", &raw.enabled)?;
-        let (buffer_size, buffer_size_key) = one("events.buffer_size", &e.buffer_size, "buffer_size", &raw.buffer_size)?;
-        let (batch_size, batch_size_key) = one("events.batch_size", &e.batch_size, "batch_size", &raw.batch_size)?;
-        let (source_id, _) = one("events.source_id", &e.source_id, "source_id", &raw.source_id)?;
-        let (event_types, _) = one("events.event_types", &e.event_types, "event_types", &raw.event_types)?;
-        let (sampling_rate, sampling_rate_key) =
-            one("events.sampling_rate", &e.sampling_rate, "sampling_rate", &raw.sampling_rate)?;
+        let (buffer_size, buffer_size_key) = one(
+            "events.buffer_size",
+            &e.buffer_size,
+            "buffer_size",
+            &raw.buffer_size,
+        )?;
+        let (batch_size, batch_size_key) = one(
+            "events.batch_size",
+            &e.batch_size,
+            "batch_size",
+            &raw.batch_size,
+        )?;
+        let (source_id, _) = one(
+            "events.source_id",
+            &e.source_id,
+            "source_id",
+            &raw.source_id,
+        )?;
+        let (event_types, _) = one(
+            "events.event_types",
+            &e.event_types,
+            "event_types",
+            &raw.event_types,
+        )?;
+        let (sampling_rate, sampling_rate_key) = one(
+            "events.sampling_rate",
+            &e.sampling_rate,
+            "sampling_rate",
+            &raw.sampling_rate,
+        )?;
         let s = &raw.stream;
-        let (stream_enabled, _) = one("stream.enabled", &s.enabled, "enable_realtime_stream", &raw.enable_realtime_stream)?;
-        let (stream_buffer_size, stream_buffer_key) =
-            one("stream.buffer_size", &s.buffer_size, "stream_buffer_size", &raw.stream_buffer_size)?;
+        let (stream_enabled, _) = one(
+            "stream.enabled",
+            &s.enabled,
+            "enable_realtime_stream",
+            &raw.enable_realtime_stream,
+        )?;
+        let (stream_buffer_size, stream_buffer_key) = one(
+            "stream.buffer_size",
+            &s.buffer_size,
+            "stream_buffer_size",
+            &raw.stream_buffer_size,
+        )?;
         let t = &raw.tracing;
         // Seed 001 has two names for the trace sample rate; both are flat.
-        let (flat_rate, flat_rate_key) = one("trace_sample_rate", &raw.trace_sample_rate, "sample_rate", &raw.sample_rate)?;
+        let (flat_rate, flat_rate_key) = one(
+            "trace_sample_rate",
+            &raw.trace_sample_rate,
+            "sample_rate",
+            &raw.sample_rate,
+        )?;
         let (sample_rate, sample_rate_key) = match (t.sample_rate, flat_rate) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::invalid(flat_rate_key, "set both flat and as tracing.sample_rate; keep one"))
+                return Err(ConfigError::invalid(
+                    flat_rate_key,
+                    "set both flat and as tracing.sample_rate; keep one",
+                ))
             }
             (Some(v), None) => (Some(v), "tracing.sample_rate"),
             (None, v) => (v, flat_rate_key),
         };
-        let (max_trace_length, max_trace_length_key) =
-            one("tracing.max_trace_length", &t.max_trace_length, "max_trace_length", &raw.max_trace_length)?;
-        let (enable_p2p_tracing, _) =
-            one("tracing.enable_p2p_tracing", &t.enable_p2p_tracing, "enable_p2p_tracing", &raw.enable_p2p_tracing)?;
+        let (max_trace_length, max_trace_length_key) = one(
+            "tracing.max_trace_length",
+            &t.max_trace_length,
+            "max_trace_length",
+            &raw.max_trace_length,
+        )?;
+        let (enable_p2p_tracing, _) = one(
+            "tracing.enable_p2p_tracing",
+            &t.enable_p2p_tracing,
+            "enable_p2p_tracing",
+            &raw.enable_p2p_tracing,
+        )?;
         if raw.trace_retention.is_some() && raw.storage.traces.retention.is_some() {
-            return Err(ConfigError::invalid("trace_retention", "set both as trace_retention and as storage.traces.retention; keep one"));
+            return Err(ConfigError::invalid(
+                "trace_retention",
+                "set both as trace_retention and as storage.traces.retention; keep one",
+            ));
         }
         Ok(Self {
             events_enabled,

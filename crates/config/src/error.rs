@@ -24,6 +24,9 @@ pub enum ConfigError {
 
 impl ConfigError {
     pub(crate) fn invalid(key: &str, message: impl Into<String>) -> Self {
-        Self::Invalid { key: key.to_string(), message: message.into() }
+        Self::Invalid {
+            key: key.to_string(),
+            message: message.into(),
+        }
     }
 }

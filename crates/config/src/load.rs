@@ -19,7 +19,10 @@ pub enum Source {
 ///
 /// # Errors
 /// An unreadable file, bad YAML, an unknown key or a bad value; each names the key and line.
-pub fn load(path: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -> Result<(Config, Source), ConfigError> {
+pub fn load(
+    path: Option<&Path>,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<(Config, Source), ConfigError> {
     let (text, source) = match path {
         Some(p) => (read(p)?, Source::File(p.to_path_buf())),
         None => {
@@ -39,27 +42,43 @@ pub fn load(path: Option<&Path>, vars: impl Iterator<Item = (String, String)>) -
 }
 
 fn read(p: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(p).map_err(|source| ConfigError::Read { path: p.display().to_string(), source })
+    std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+        path: p.display().to_string(),
+        source,
+    })
 }
 
 /// Parses and validates config text; `origin` names it in errors.
 ///
 /// # Errors
 /// As [`load`].
-pub fn load_str(text: &str, origin: &str, vars: impl Iterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+pub fn load_str(
+    text: &str,
+    origin: &str,
+    vars: impl Iterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
     let text = if text.trim().is_empty() { "{}" } else { text };
     // First pass straight from the text, so schema errors carry the file's line and column.
-    let raw: RawConfig = serde_yaml_ng::from_str(text)
-        .map_err(|e| ConfigError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+    let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
+        origin: origin.to_string(),
+        message: e.to_string(),
+    })?;
     let overrides = env::overrides(vars);
     let raw = if overrides.is_empty() {
         raw
     } else {
-        let mut doc: serde_yaml_ng::Value = serde_yaml_ng::from_str(text)
-            .map_err(|e| ConfigError::Parse { origin: origin.to_string(), message: e.to_string() })?;
+        let mut doc: serde_yaml_ng::Value =
+            serde_yaml_ng::from_str(text).map_err(|e| ConfigError::Parse {
+                origin: origin.to_string(),
+                message: e.to_string(),
+            })?;
         env::apply(&mut doc, &overrides)?;
         serde_yaml_ng::from_value(doc).map_err(|e| ConfigError::Env {
-            var: overrides.iter().map(|o| o.0.as_str()).collect::<Vec<_>>().join(", "),
+            var: overrides
+                .iter()
+                .map(|o| o.0.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
             message: e.to_string(),
         })?
     };
@@ -81,23 +100,39 @@ mod tests {
         let c = load_str("", "t", no_env()).unwrap();
         assert_eq!(c.server.listen.to_string(), "127.0.0.1:9595");
         assert_eq!(c.otlp.grpc_listen.to_string(), "127.0.0.1:4317");
-        assert_eq!(c.storage.fsync, FsyncMode::Interval(Duration::from_millis(200)));
+        assert_eq!(
+            c.storage.fsync,
+            FsyncMode::Interval(Duration::from_millis(200))
+        );
         assert_eq!(c.storage.metrics.max_age, Duration::from_secs(86400));
         assert_eq!(c.host.metrics_interval, Duration::from_secs(5));
     }
 
     #[test]
     fn unknown_key_names_key_and_line() {
-        let err = load_str("storage:\n  fsync: always\n  fsyncc: never\n", "f.yaml", no_env()).unwrap_err().to_string();
+        let err = load_str(
+            "storage:\n  fsync: always\n  fsyncc: never\n",
+            "f.yaml",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("fsyncc"), "{err}");
         assert!(err.contains("line 3"), "{err}");
     }
 
     #[test]
     fn bad_value_names_key_and_expected_form() {
-        let err = load_str("storage:\n  fsync: sometimes\n", "f.yaml", no_env()).unwrap_err().to_string();
-        assert!(err.contains("storage.fsync") && err.contains("always, interval, never"), "{err}");
-        let err = load_str("tracing:\n  completion_quiet: soon\n", "f.yaml", no_env()).unwrap_err().to_string();
+        let err = load_str("storage:\n  fsync: sometimes\n", "f.yaml", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("storage.fsync") && err.contains("always, interval, never"),
+            "{err}"
+        );
+        let err = load_str("tracing:\n  completion_quiet: soon\n", "f.yaml", no_env())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2") && err.contains("duration"), "{err}");
     }
 
@@ -117,7 +152,13 @@ mod tests {
 
     #[test]
     fn flat_and_section_conflict_is_an_error() {
-        let err = load_str("buffer_size: 10\nevents:\n  buffer_size: 20\n", "f", no_env()).unwrap_err().to_string();
+        let err = load_str(
+            "buffer_size: 10\nevents:\n  buffer_size: 20\n",
+            "f",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("buffer_size"), "{err}");
     }
 
@@ -142,8 +183,13 @@ mod tests {
 
     #[test]
     fn unknown_dependency_is_an_error() {
-        let err = load_str("services:\n  api:\n    dependencies: [db]\n", "f", no_env()).unwrap_err().to_string();
-        assert!(err.contains("services.api.dependencies") && err.contains("db"), "{err}");
+        let err = load_str("services:\n  api:\n    dependencies: [db]\n", "f", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("services.api.dependencies") && err.contains("db"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -19,7 +19,9 @@ impl HumanDuration {
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
         if s.is_empty() {
-            return Err("expected a duration such as 500ms, 30s, 2m, 1h or 7d, got an empty string".into());
+            return Err(
+                "expected a duration such as 500ms, 30s, 2m, 1h or 7d, got an empty string".into(),
+            );
         }
         if let Ok(secs) = s.parse::<f64>() {
             return secs_to_duration(secs).map(Self);
@@ -27,9 +29,13 @@ impl HumanDuration {
         let mut total = Duration::ZERO;
         let mut rest = s;
         while !rest.is_empty() {
-            let num_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+            let num_end = rest
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(rest.len());
             let (num, tail) = rest.split_at(num_end);
-            let unit_end = tail.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(tail.len());
+            let unit_end = tail
+                .find(|c: char| c.is_ascii_digit() || c == '.')
+                .unwrap_or(tail.len());
             let (unit, next) = tail.split_at(unit_end);
             let n: f64 = num.parse().map_err(|_| bad_duration(s))?;
             let mult = match unit {
@@ -122,7 +128,9 @@ impl ByteSize {
     /// A message saying what form is expected.
     pub fn parse(s: &str) -> Result<Self, String> {
         let s = s.trim();
-        let num_end = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let num_end = s
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(s.len());
         let (num, unit) = s.split_at(num_end);
         let n: f64 = num.parse().map_err(|_| bad_size(s))?;
         let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
@@ -156,7 +164,12 @@ fn bad_size(s: &str) -> String {
 
 impl fmt::Display for ByteSize {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const UNITS: [(u64, &str); 4] = [(1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+        const UNITS: [(u64, &str); 4] = [
+            (1 << 40, "TiB"),
+            (1 << 30, "GiB"),
+            (1 << 20, "MiB"),
+            (1 << 10, "KiB"),
+        ];
         for (size, name) in UNITS {
             if self.0 >= size && self.0.is_multiple_of(size) {
                 return write!(f, "{}{name}", self.0 / size);
@@ -181,7 +194,9 @@ impl<'de> Deserialize<'de> for ByteSize {
                 Ok(ByteSize(n))
             }
             fn visit_i64<E: de::Error>(self, n: i64) -> Result<ByteSize, E> {
-                u64::try_from(n).map(ByteSize).map_err(|_| E::custom(format!("expected a non-negative size, got {n}")))
+                u64::try_from(n)
+                    .map(ByteSize)
+                    .map_err(|_| E::custom(format!("expected a non-negative size, got {n}")))
             }
         }
         d.deserialize_any(V)
@@ -200,12 +215,30 @@ mod tests {
 
     #[test]
     fn durations_parse_in_every_unit() {
-        assert_eq!(HumanDuration::parse("500ms").unwrap().0, Duration::from_millis(500));
-        assert_eq!(HumanDuration::parse("30s").unwrap().0, Duration::from_secs(30));
-        assert_eq!(HumanDuration::parse("2m").unwrap().0, Duration::from_secs(120));
-        assert_eq!(HumanDuration::parse("1h30m").unwrap().0, Duration::from_secs(5400));
-        assert_eq!(HumanDuration::parse("7d").unwrap().0, Duration::from_secs(7 * 86400));
-        assert_eq!(HumanDuration::parse("15").unwrap().0, Duration::from_secs(15));
+        assert_eq!(
+            HumanDuration::parse("500ms").unwrap().0,
+            Duration::from_millis(500)
+        );
+        assert_eq!(
+            HumanDuration::parse("30s").unwrap().0,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            HumanDuration::parse("2m").unwrap().0,
+            Duration::from_secs(120)
+        );
+        assert_eq!(
+            HumanDuration::parse("1h30m").unwrap().0,
+            Duration::from_secs(5400)
+        );
+        assert_eq!(
+            HumanDuration::parse("7d").unwrap().0,
+            Duration::from_secs(7 * 86400)
+        );
+        assert_eq!(
+            HumanDuration::parse("15").unwrap().0,
+            Duration::from_secs(15)
+        );
         assert!(HumanDuration::parse("5 parsecs").is_err());
         assert!(HumanDuration::parse("-1s").is_err());
     }

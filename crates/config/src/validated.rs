@@ -149,31 +149,56 @@ fn unreachable_default() -> Config {
 
 fn addr(key: &str, v: Option<String>, default: &str) -> Result<SocketAddr, ConfigError> {
     let s = v.unwrap_or_else(|| default.to_string());
-    s.parse().map_err(|_| ConfigError::invalid(key, format!("expected HOST:PORT such as 127.0.0.1:9595, got {s:?}")))
+    s.parse().map_err(|_| {
+        ConfigError::invalid(
+            key,
+            format!("expected HOST:PORT such as 127.0.0.1:9595, got {s:?}"),
+        )
+    })
 }
 
 fn rate(key: &str, v: f64) -> Result<f64, ConfigError> {
     if !(0.0..=1.0).contains(&v) || v.is_nan() {
-        return Err(ConfigError::invalid(key, format!("expected a rate between 0.0 and 1.0, got {v}")));
+        return Err(ConfigError::invalid(
+            key,
+            format!("expected a rate between 0.0 and 1.0, got {v}"),
+        ));
     }
     Ok(v)
 }
 
 fn positive(key: &str, v: usize) -> Result<usize, ConfigError> {
     if v == 0 {
-        return Err(ConfigError::invalid(key, "expected a positive number, got 0"));
+        return Err(ConfigError::invalid(
+            key,
+            "expected a positive number, got 0",
+        ));
     }
     Ok(v)
 }
 
-fn retention(key: &str, raw: &RawRetention, age: Option<HumanDuration>, bytes: u64) -> Result<RetentionConfig, ConfigError> {
-    let max_age = raw.retention.or(age).map_or(Duration::from_secs(24 * 3600), |d| d.0);
+fn retention(
+    key: &str,
+    raw: &RawRetention,
+    age: Option<HumanDuration>,
+    bytes: u64,
+) -> Result<RetentionConfig, ConfigError> {
+    let max_age = raw
+        .retention
+        .or(age)
+        .map_or(Duration::from_secs(24 * 3600), |d| d.0);
     if max_age < Duration::from_secs(1) {
-        return Err(ConfigError::invalid(&format!("{key}.retention"), "expected at least 1s"));
+        return Err(ConfigError::invalid(
+            &format!("{key}.retention"),
+            "expected at least 1s",
+        ));
     }
     let max_bytes = raw.max_bytes.unwrap_or(ByteSize(bytes));
     if max_bytes.0 < 1024 {
-        return Err(ConfigError::invalid(&format!("{key}.max_bytes"), "expected at least 1KiB"));
+        return Err(ConfigError::invalid(
+            &format!("{key}.max_bytes"),
+            "expected at least 1KiB",
+        ));
     }
     Ok(RetentionConfig { max_age, max_bytes })
 }
@@ -185,17 +210,38 @@ impl TryFrom<RawConfig> for Config {
         let m = Merged::new(&raw)?;
         let server = ServerConfig {
             listen: addr("server.listen", raw.server.listen.clone(), "127.0.0.1:9595")?,
-            max_body_bytes: raw.server.max_body_bytes.unwrap_or(ByteSize(4 << 20)).as_usize(),
-            max_batch_items: positive("server.max_batch_items", raw.server.max_batch_items.unwrap_or(10_000))?,
+            max_body_bytes: raw
+                .server
+                .max_body_bytes
+                .unwrap_or(ByteSize(4 << 20))
+                .as_usize(),
+            max_batch_items: positive(
+                "server.max_batch_items",
+                raw.server.max_batch_items.unwrap_or(10_000),
+            )?,
         };
         if server.max_body_bytes < 1024 {
-            return Err(ConfigError::invalid("server.max_body_bytes", "expected at least 1KiB"));
+            return Err(ConfigError::invalid(
+                "server.max_body_bytes",
+                "expected at least 1KiB",
+            ));
         }
         let otlp = OtlpConfig {
-            grpc_listen: addr("otlp.grpc_listen", raw.otlp.grpc_listen.clone(), "127.0.0.1:4317")?,
-            http_listen: addr("otlp.http_listen", raw.otlp.http_listen.clone(), "127.0.0.1:4318")?,
+            grpc_listen: addr(
+                "otlp.grpc_listen",
+                raw.otlp.grpc_listen.clone(),
+                "127.0.0.1:4317",
+            )?,
+            http_listen: addr(
+                "otlp.http_listen",
+                raw.otlp.http_listen.clone(),
+                "127.0.0.1:4318",
+            )?,
         };
-        let fsync_interval = raw.storage.fsync_interval.map_or(Duration::from_millis(200), |d| d.0);
+        let fsync_interval = raw
+            .storage
+            .fsync_interval
+            .map_or(Duration::from_millis(200), |d| d.0);
         let fsync = match raw.storage.fsync.as_deref().unwrap_or("interval") {
             "always" => FsyncMode::Always,
             "interval" => FsyncMode::Interval(fsync_interval.max(Duration::from_millis(1))),
@@ -208,26 +254,54 @@ impl TryFrom<RawConfig> for Config {
             }
         };
         let storage = StorageConfig {
-            data_dir: PathBuf::from(raw.storage.data_dir.clone().unwrap_or_else(|| "./blazar-data".into())),
+            data_dir: PathBuf::from(
+                raw.storage
+                    .data_dir
+                    .clone()
+                    .unwrap_or_else(|| "./blazar-data".into()),
+            ),
             fsync,
-            segment_bytes: raw.storage.segment_bytes.unwrap_or(ByteSize(64 << 20)).0.max(4096),
-            checkpoint_interval: raw.storage.checkpoint_interval.map_or(Duration::from_secs(300), |d| d.0),
+            segment_bytes: raw
+                .storage
+                .segment_bytes
+                .unwrap_or(ByteSize(64 << 20))
+                .0
+                .max(4096),
+            checkpoint_interval: raw
+                .storage
+                .checkpoint_interval
+                .map_or(Duration::from_secs(300), |d| d.0),
             metrics: retention("storage.metrics", &raw.storage.metrics, None, 1 << 30)?,
-            traces: retention("storage.traces", &raw.storage.traces, m.trace_retention, 256 << 20)?,
+            traces: retention(
+                "storage.traces",
+                &raw.storage.traces,
+                m.trace_retention,
+                256 << 20,
+            )?,
             logs: retention("storage.logs", &raw.storage.logs, None, 256 << 20)?,
             events: retention("storage.events", &raw.storage.events, None, 128 << 20)?,
         };
         let d = Limits::default();
         let limits = Limits {
-            max_name_len: positive("limits.max_name_len", raw.limits.max_name_len.unwrap_or(d.max_name_len))?,
-            max_labels: positive("limits.max_labels", raw.limits.max_labels.unwrap_or(d.max_labels))?,
+            max_name_len: positive(
+                "limits.max_name_len",
+                raw.limits.max_name_len.unwrap_or(d.max_name_len),
+            )?,
+            max_labels: positive(
+                "limits.max_labels",
+                raw.limits.max_labels.unwrap_or(d.max_labels),
+            )?,
             max_label_name_len: positive(
                 "limits.max_label_name_len",
-                raw.limits.max_label_name_len.unwrap_or(d.max_label_name_len),
+                raw.limits
+                    .max_label_name_len
+                    .unwrap_or(d.max_label_name_len),
             )?,
             max_label_value_len: positive(
                 "limits.max_label_value_len",
-                raw.limits.max_label_value_len.unwrap_or(d.max_label_value_len),
+                raw.limits
+                    .max_label_value_len
+                    .unwrap_or(d.max_label_value_len),
             )?,
         };
         let patterns = m.event_types.clone().unwrap_or_default();
@@ -244,20 +318,35 @@ impl TryFrom<RawConfig> for Config {
             enabled: m.stream_enabled.unwrap_or(true),
             buffer_size: positive(m.stream_buffer_key, m.stream_buffer_size.unwrap_or(4096))?,
             max_lag_events: raw.stream.max_lag_events.unwrap_or(10_000),
-            send_timeout: raw.stream.send_timeout.map_or(Duration::from_secs(10), |d| d.0),
+            send_timeout: raw
+                .stream
+                .send_timeout
+                .map_or(Duration::from_secs(10), |d| d.0),
         };
         let tracing = TracingConfig {
             sample_rate: rate(m.sample_rate_key, m.sample_rate.unwrap_or(1.0))?,
-            max_trace_length: positive(m.max_trace_length_key, m.max_trace_length.unwrap_or(10_000))?,
+            max_trace_length: positive(
+                m.max_trace_length_key,
+                m.max_trace_length.unwrap_or(10_000),
+            )?,
             enable_p2p_tracing: m.enable_p2p_tracing.unwrap_or(true),
-            completion_quiet: raw.tracing.completion_quiet.map_or(Duration::from_secs(2), |d| d.0),
+            completion_quiet: raw
+                .tracing
+                .completion_quiet
+                .map_or(Duration::from_secs(2), |d| d.0),
         };
         let host = HostConfig {
-            metrics_interval: pick(raw.host.metrics_interval, raw.metrics_interval).map_or(Duration::from_secs(5), |d| d.0),
-            health_check_interval: raw.health_check_interval.map_or(Duration::from_secs(10), |d| d.0),
+            metrics_interval: pick(raw.host.metrics_interval, raw.metrics_interval)
+                .map_or(Duration::from_secs(5), |d| d.0),
+            health_check_interval: raw
+                .health_check_interval
+                .map_or(Duration::from_secs(10), |d| d.0),
         };
         if host.metrics_interval < Duration::from_millis(100) {
-            return Err(ConfigError::invalid("host.metrics_interval", "expected at least 100ms"));
+            return Err(ConfigError::invalid(
+                "host.metrics_interval",
+                "expected at least 100ms",
+            ));
         }
         let seed = SeedExtras {
             alerting_enabled: raw.alerting_enabled.unwrap_or(true),
@@ -270,7 +359,17 @@ impl TryFrom<RawConfig> for Config {
             notification_channels: raw.notification_channels.clone().unwrap_or_default(),
         };
         validate_seed(&seed)?;
-        Ok(Config { server, otlp, storage, limits, events, stream, tracing, host, seed })
+        Ok(Config {
+            server,
+            otlp,
+            storage,
+            limits,
+            events,
+            stream,
+            tracing,
+            host,
+            seed,
+        })
     }
 }
 
@@ -303,16 +402,25 @@ fn validate_seed(seed: &SeedExtras) -> Result<(), ConfigError> {
         if !matches!(rule.severity.as_str(), "info" | "warning" | "critical") {
             return Err(ConfigError::invalid(
                 &format!("alert_rules[{i}].severity"),
-                format!("expected one of info, warning, critical, got {:?}", rule.severity),
+                format!(
+                    "expected one of info, warning, critical, got {:?}",
+                    rule.severity
+                ),
             ));
         }
         if rule.id.is_empty() {
-            return Err(ConfigError::invalid(&format!("alert_rules[{i}].id"), "must not be empty"));
+            return Err(ConfigError::invalid(
+                &format!("alert_rules[{i}].id"),
+                "must not be empty",
+            ));
         }
     }
     for (i, ch) in seed.notification_channels.iter().enumerate() {
         if ch.name.is_empty() {
-            return Err(ConfigError::invalid(&format!("notification_channels[{i}].name"), "must not be empty"));
+            return Err(ConfigError::invalid(
+                &format!("notification_channels[{i}].name"),
+                "must not be empty",
+            ));
         }
     }
     Ok(())

@@ -13,7 +13,10 @@ pub struct InputError {
 impl InputError {
     /// Builds an error for `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 
     /// Returns the same error with `prefix` put before its field (`metrics[3]` + `.value`).

@@ -11,4 +11,6 @@ pub use events::{parse_events, EventDefaults};
 pub use fields::{items, Item};
 pub use logs::parse_logs;
 pub use metrics::parse_metrics;
-pub use spans::{parse_finish, parse_span_log, parse_span_start, parse_span_tags, SpanFinish, SpanLog, SpanStart};
+pub use spans::{
+    parse_finish, parse_span_log, parse_span_start, parse_span_tags, SpanFinish, SpanLog, SpanStart,
+};

@@ -36,9 +36,13 @@ impl Decoded {
 /// Bad snappy, a decompressed size over `max_bytes`, bad protobuf, or an invalid series (the
 /// field names the series index and label).
 pub fn decode(body: &[u8], max_bytes: usize, limits: &Limits) -> Result<Decoded, InputError> {
-    let len = snap::raw::decompress_len(body).map_err(|e| InputError::new("body", format!("not snappy-compressed: {e}")))?;
+    let len = snap::raw::decompress_len(body)
+        .map_err(|e| InputError::new("body", format!("not snappy-compressed: {e}")))?;
     if len > max_bytes {
-        return Err(InputError::new("body", format!("decompresses to {len} bytes, more than the limit of {max_bytes}")));
+        return Err(InputError::new(
+            "body",
+            format!("decompresses to {len} bytes, more than the limit of {max_bytes}"),
+        ));
     }
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
@@ -49,7 +53,10 @@ pub fn decode(body: &[u8], max_bytes: usize, limits: &Limits) -> Result<Decoded,
 }
 
 fn translate(req: proto::WriteRequest, limits: &Limits) -> Result<Decoded, InputError> {
-    let mut out = Decoded { series: Vec::with_capacity(req.timeseries.len()), metadata: Vec::new() };
+    let mut out = Decoded {
+        series: Vec::with_capacity(req.timeseries.len()),
+        metadata: Vec::new(),
+    };
     for (i, ts) in req.timeseries.into_iter().enumerate() {
         let field = |f: &str| format!("timeseries[{i}].{f}");
         if ts.labels.iter().all(|l| l.name != METRIC_NAME_LABEL) {
@@ -57,15 +64,27 @@ fn translate(req: proto::WriteRequest, limits: &Limits) -> Result<Decoded, Input
         }
         let labels = Labels::try_from_pairs(ts.labels.into_iter().map(|l| (l.name, l.value)))
             .map_err(|e| InputError::new(field("labels"), e.to_string()))?;
-        labels.validate(limits).map_err(|e| InputError::new(field("labels"), e.to_string()))?;
-        let samples = ts.samples.into_iter().map(|s| Sample { t: s.timestamp, v: s.value }).collect();
+        labels
+            .validate(limits)
+            .map_err(|e| InputError::new(field("labels"), e.to_string()))?;
+        let samples = ts
+            .samples
+            .into_iter()
+            .map(|s| Sample {
+                t: s.timestamp,
+                v: s.value,
+            })
+            .collect();
         out.series.push(Series { labels, samples });
     }
     for m in req.metadata {
-        let kind = match proto::MetricType::try_from(m.r#type).unwrap_or(proto::MetricType::Unknown) {
+        let kind = match proto::MetricType::try_from(m.r#type).unwrap_or(proto::MetricType::Unknown)
+        {
             proto::MetricType::Counter => MetricKind::Counter,
             proto::MetricType::Gauge => MetricKind::Gauge,
-            proto::MetricType::Histogram | proto::MetricType::Gaugehistogram => MetricKind::Histogram,
+            proto::MetricType::Histogram | proto::MetricType::Gaugehistogram => {
+                MetricKind::Histogram
+            }
             proto::MetricType::Summary => MetricKind::Summary,
             _ => MetricKind::Unknown,
         };
@@ -77,7 +96,9 @@ fn translate(req: proto::WriteRequest, limits: &Limits) -> Result<Decoded, Input
 /// Encodes a request (for tests, benches and the load tool).
 pub fn encode(req: &proto::WriteRequest) -> Vec<u8> {
     let raw = req.encode_to_vec();
-    snap::raw::Encoder::new().compress_vec(&raw).unwrap_or_default()
+    snap::raw::Encoder::new()
+        .compress_vec(&raw)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -89,12 +110,32 @@ mod tests {
         WriteRequest {
             timeseries: vec![TimeSeries {
                 labels: vec![
-                    Label { name: "__name__".into(), value: "node_cpu_seconds_total".into() },
-                    Label { name: "cpu".into(), value: "0".into() },
+                    Label {
+                        name: "__name__".into(),
+                        value: "node_cpu_seconds_total".into(),
+                    },
+                    Label {
+                        name: "cpu".into(),
+                        value: "0".into(),
+                    },
                 ],
-                samples: vec![Sample { value: 1.5, timestamp: 1000 }, Sample { value: 2.5, timestamp: 16000 }],
+                samples: vec![
+                    Sample {
+                        value: 1.5,
+                        timestamp: 1000,
+                    },
+                    Sample {
+                        value: 2.5,
+                        timestamp: 16000,
+                    },
+                ],
             }],
-            metadata: vec![MetricMetadata { r#type: MetricType::Counter as i32, metric_family_name: "node_cpu_seconds_total".into(), help: "h".into(), unit: String::new() }],
+            metadata: vec![MetricMetadata {
+                r#type: MetricType::Counter as i32,
+                metric_family_name: "node_cpu_seconds_total".into(),
+                help: "h".into(),
+                unit: String::new(),
+            }],
         }
     }
 
@@ -108,10 +149,21 @@ mod tests {
 
     #[test]
     fn garbage_is_rejected_with_a_reason() {
-        assert!(decode(b"hello", 1 << 20, &Limits::default()).unwrap_err().to_string().starts_with("body:"));
-        let bad = snap::raw::Encoder::new().compress_vec(&[0xff, 0xff, 0xff]).unwrap();
-        assert!(decode(&bad, 1 << 20, &Limits::default()).unwrap_err().to_string().contains("WriteRequest"));
-        assert!(decode(&encode(&req()), 10, &Limits::default()).unwrap_err().to_string().contains("limit"));
+        assert!(decode(b"hello", 1 << 20, &Limits::default())
+            .unwrap_err()
+            .to_string()
+            .starts_with("body:"));
+        let bad = snap::raw::Encoder::new()
+            .compress_vec(&[0xff, 0xff, 0xff])
+            .unwrap();
+        assert!(decode(&bad, 1 << 20, &Limits::default())
+            .unwrap_err()
+            .to_string()
+            .contains("WriteRequest"));
+        assert!(decode(&encode(&req()), 10, &Limits::default())
+            .unwrap_err()
+            .to_string()
+            .contains("limit"));
     }
 
     #[test]

@@ -27,6 +27,10 @@ impl Event {
             + self.event_type.len()
             + self.source.len()
             + crate::span::json_bytes(&self.data)
-            + self.metadata.iter().map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v)).sum::<usize>()
+            + self
+                .metadata
+                .iter()
+                .map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v))
+                .sum::<usize>()
     }
 }

@@ -11,7 +11,10 @@ impl Glob {
     /// Compiles `pattern`; every pattern is valid.
     pub fn new(pattern: &str) -> Self {
         let literal = !pattern.contains(['*', '?']);
-        Self { pattern: pattern.chars().collect(), literal }
+        Self {
+            pattern: pattern.chars().collect(),
+            literal,
+        }
     }
 
     /// Returns whether `text` matches the whole pattern.
@@ -47,7 +50,9 @@ impl Glob {
                 },
             }
         }
-        self.pattern.get(p..).is_some_and(|rest| rest.iter().all(|c| *c == '*'))
+        self.pattern
+            .get(p..)
+            .is_some_and(|rest| rest.iter().all(|c| *c == '*'))
     }
 
     /// Returns the glob as an anchored regular expression (for label matchers).

@@ -16,7 +16,10 @@ pub enum IdError {
 
 fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], IdError> {
     if s.len() != N * 2 {
-        return Err(IdError::Length { expected: N * 2, got: s.len() });
+        return Err(IdError::Length {
+            expected: N * 2,
+            got: s.len(),
+        });
     }
     let mut out = [0u8; N];
     let bytes = s.as_bytes();
@@ -58,9 +61,10 @@ macro_rules! id_type {
         impl $name {
             /// Builds an id from raw bytes; fails on the wrong length or all zeros.
             pub fn from_bytes(b: &[u8]) -> Result<Self, IdError> {
-                let arr: [u8; $n] = b
-                    .try_into()
-                    .map_err(|_| IdError::Length { expected: $n * 2, got: b.len() * 2 })?;
+                let arr: [u8; $n] = b.try_into().map_err(|_| IdError::Length {
+                    expected: $n * 2,
+                    got: b.len() * 2,
+                })?;
                 if arr.iter().all(|x| *x == 0) {
                     return Err(IdError::Zero);
                 }
@@ -117,8 +121,16 @@ macro_rules! id_type {
     };
 }
 
-id_type!(TraceId, 16, "A 16-byte trace id, shown as 32 lowercase hex characters.");
-id_type!(SpanId, 8, "An 8-byte span id, shown as 16 lowercase hex characters.");
+id_type!(
+    TraceId,
+    16,
+    "A 16-byte trace id, shown as 32 lowercase hex characters."
+);
+id_type!(
+    SpanId,
+    8,
+    "An 8-byte span id, shown as 16 lowercase hex characters."
+);
 
 #[cfg(test)]
 mod tests {
@@ -132,7 +144,13 @@ mod tests {
 
     #[test]
     fn span_id_rejects_wrong_length_and_zero() {
-        assert_eq!("abc".parse::<SpanId>(), Err(IdError::Length { expected: 16, got: 3 }));
+        assert_eq!(
+            "abc".parse::<SpanId>(),
+            Err(IdError::Length {
+                expected: 16,
+                got: 3
+            })
+        );
         assert_eq!("0000000000000000".parse::<SpanId>(), Err(IdError::Zero));
         assert_eq!("zz00000000000000".parse::<SpanId>(), Err(IdError::NotHex));
     }
@@ -142,7 +160,11 @@ mod tests {
         let mut n = 0u64;
         let id = SpanId::random(|| {
             n += 1;
-            if n == 1 { 0 } else { n }
+            if n == 1 {
+                0
+            } else {
+                n
+            }
         });
         assert!(id.0.iter().any(|b| *b != 0));
     }

@@ -20,7 +20,12 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_name_len: 256, max_labels: 32, max_label_name_len: 128, max_label_value_len: 1024 }
+        Self {
+            max_name_len: 256,
+            max_labels: 32,
+            max_label_name_len: 128,
+            max_label_value_len: 1024,
+        }
     }
 }
 
@@ -40,13 +45,19 @@ pub enum LabelsError {
     #[error("tags: label name {name:?} must be non-empty and match [a-zA-Z_][a-zA-Z0-9_.]*")]
     BadLabelName { name: String },
     #[error("tags.{name}: value of {len} bytes is longer than the limit of {max}")]
-    ValueTooLong { name: String, len: usize, max: usize },
+    ValueTooLong {
+        name: String,
+        len: usize,
+        max: usize,
+    },
     #[error("tags.{name}: label given twice")]
     Duplicate { name: String },
 }
 
 /// A series identity: label pairs sorted by name, `__name__` among them. Cheap to hash and compare.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(try_from = "Vec<(String, String)>", into = "Vec<(String, String)>")]
 pub struct Labels(Vec<(String, String)>);
 
@@ -102,7 +113,9 @@ impl Labels {
         let mut pairs = vec![(METRIC_NAME_LABEL.to_string(), name.to_string())];
         for (k, v) in tags {
             if k == METRIC_NAME_LABEL {
-                return Err(LabelsError::BadLabelName { name: k.to_string() });
+                return Err(LabelsError::BadLabelName {
+                    name: k.to_string(),
+                });
             }
             pairs.push((k.to_string(), v.to_string()));
         }
@@ -117,18 +130,32 @@ impl Labels {
     /// The first limit exceeded, naming the label.
     pub fn validate(&self, limits: &Limits) -> Result<(), LabelsError> {
         if self.0.len() > limits.max_labels {
-            return Err(LabelsError::TooMany { count: self.0.len(), max: limits.max_labels });
+            return Err(LabelsError::TooMany {
+                count: self.0.len(),
+                max: limits.max_labels,
+            });
         }
         for (k, v) in &self.0 {
             if k.len() > limits.max_label_name_len {
-                return Err(LabelsError::LabelNameTooLong { name: truncate(k), max: limits.max_label_name_len });
+                return Err(LabelsError::LabelNameTooLong {
+                    name: truncate(k),
+                    max: limits.max_label_name_len,
+                });
             }
             if k != METRIC_NAME_LABEL && !is_label_name(k) {
                 return Err(LabelsError::BadLabelName { name: truncate(k) });
             }
-            let max = if k == METRIC_NAME_LABEL { limits.max_name_len } else { limits.max_label_value_len };
+            let max = if k == METRIC_NAME_LABEL {
+                limits.max_name_len
+            } else {
+                limits.max_label_value_len
+            };
             if v.len() > max {
-                return Err(LabelsError::ValueTooLong { name: truncate(k), len: v.len(), max });
+                return Err(LabelsError::ValueTooLong {
+                    name: truncate(k),
+                    len: v.len(),
+                    max,
+                });
             }
         }
         Ok(())
@@ -187,7 +214,11 @@ impl Labels {
     /// Returns the approximate heap bytes held.
     pub fn heap_bytes(&self) -> usize {
         self.0.capacity() * std::mem::size_of::<(String, String)>()
-            + self.0.iter().map(|(k, v)| k.capacity() + v.capacity()).sum::<usize>()
+            + self
+                .0
+                .iter()
+                .map(|(k, v)| k.capacity() + v.capacity())
+                .sum::<usize>()
     }
 }
 
@@ -204,10 +235,18 @@ fn validate_metric_name(name: &str, limits: &Limits) -> Result<(), LabelsError> 
         return Err(LabelsError::EmptyName);
     }
     if name.len() > limits.max_name_len {
-        return Err(LabelsError::NameTooLong { len: name.len(), max: limits.max_name_len });
+        return Err(LabelsError::NameTooLong {
+            len: name.len(),
+            max: limits.max_name_len,
+        });
     }
-    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-')) {
-        return Err(LabelsError::BadName { name: truncate(name) });
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b':' | b'-'))
+    {
+        return Err(LabelsError::BadName {
+            name: truncate(name),
+        });
     }
     Ok(())
 }
@@ -247,7 +286,12 @@ mod tests {
 
     #[test]
     fn labels_are_sorted_and_name_is_found() {
-        let l = Labels::for_metric("plugin.x.requests", [("b", "2"), ("a", "1")], &Limits::default()).unwrap();
+        let l = Labels::for_metric(
+            "plugin.x.requests",
+            [("b", "2"), ("a", "1")],
+            &Limits::default(),
+        )
+        .unwrap();
         let keys: Vec<_> = l.iter().map(|(k, _)| k).collect();
         assert_eq!(keys, ["__name__", "a", "b"]);
         assert_eq!(l.name(), "plugin.x.requests");
@@ -257,15 +301,22 @@ mod tests {
     #[test]
     fn too_long_value_names_the_tag() {
         let long = "x".repeat(2000);
-        let err = Labels::for_metric("m", [("host", long.as_str())], &Limits::default()).unwrap_err();
+        let err =
+            Labels::for_metric("m", [("host", long.as_str())], &Limits::default()).unwrap_err();
         assert!(err.to_string().starts_with("tags.host:"), "{err}");
     }
 
     #[test]
     fn too_many_labels_is_rejected() {
-        let tags: Vec<(String, String)> = (0..40).map(|i| (format!("k{i}"), "v".to_string())).collect();
-        let err = Labels::for_metric("m", tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), &Limits::default())
-            .unwrap_err();
+        let tags: Vec<(String, String)> = (0..40)
+            .map(|i| (format!("k{i}"), "v".to_string()))
+            .collect();
+        let err = Labels::for_metric(
+            "m",
+            tags.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+            &Limits::default(),
+        )
+        .unwrap_err();
         assert!(matches!(err, LabelsError::TooMany { .. }));
     }
 

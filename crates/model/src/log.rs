@@ -7,7 +7,9 @@ use serde::{Deserialize, Serialize};
 use crate::{SpanId, TraceId, UnixNanos};
 
 /// Log severity, ordered from least to most severe.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Trace,
@@ -67,6 +69,10 @@ impl LogRecord {
         std::mem::size_of::<Self>()
             + self.body.len()
             + self.service.len()
-            + self.attributes.iter().map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v)).sum::<usize>()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v))
+                .sum::<usize>()
     }
 }

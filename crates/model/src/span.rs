@@ -79,7 +79,8 @@ pub struct Span {
 impl Span {
     /// Returns the duration in nanoseconds once ended.
     pub fn duration_nanos(&self) -> Option<i64> {
-        self.end_unix_nano.map(|e| e.saturating_sub(self.start_unix_nano).max(0))
+        self.end_unix_nano
+            .map(|e| e.saturating_sub(self.start_unix_nano).max(0))
     }
 
     /// Returns the approximate heap bytes held, for byte budgets.
@@ -93,7 +94,11 @@ impl Span {
             + self.status_message.as_ref().map_or(0, String::len)
             + map_bytes(&self.attributes)
             + map_bytes(&self.resource)
-            + self.events.iter().map(|e| 64 + e.name.len() + map_bytes(&e.attributes)).sum::<usize>()
+            + self
+                .events
+                .iter()
+                .map(|e| 64 + e.name.len() + map_bytes(&e.attributes))
+                .sum::<usize>()
     }
 }
 
@@ -102,7 +107,12 @@ pub(crate) fn json_bytes(v: &serde_json::Value) -> usize {
     match v {
         serde_json::Value::String(s) => 24 + s.len(),
         serde_json::Value::Array(a) => 24 + a.iter().map(json_bytes).sum::<usize>(),
-        serde_json::Value::Object(o) => 48 + o.iter().map(|(k, v)| 24 + k.len() + json_bytes(v)).sum::<usize>(),
+        serde_json::Value::Object(o) => {
+            48 + o
+                .iter()
+                .map(|(k, v)| 24 + k.len() + json_bytes(v))
+                .sum::<usize>()
+        }
         _ => 16,
     }
 }

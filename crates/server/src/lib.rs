@@ -19,7 +19,11 @@ use tokio_util::task::TaskTracker;
 ///
 /// # Errors
 /// The store cannot be opened or a listener cannot be bound.
-pub async fn run(config: Config, source: Source, config_path: Option<PathBuf>) -> anyhow::Result<()> {
+pub async fn run(
+    config: Config,
+    source: Source,
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<()> {
     match &source {
         Source::Defaults => tracing::info!("no config file; using embedded defaults"),
         Source::File(p) => tracing::info!(file = %p.display(), "loaded config"),
@@ -45,7 +49,8 @@ pub async fn run(config: Config, source: Source, config_path: Option<PathBuf>) -
     );
     let store = Arc::new(store);
     let state = AppState::new(store.clone(), &config);
-    let app = blazar_api::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app =
+        blazar_api::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
 
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
@@ -56,7 +61,13 @@ pub async fn run(config: Config, source: Source, config_path: Option<PathBuf>) -
     let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     tasks::spawn_all(&tracker, &stop, &store, &config);
-    tracker.spawn(tasks::reload_on_sighup(stop.clone(), store.clone(), state.clone(), config_path, config.clone()));
+    tracker.spawn(tasks::reload_on_sighup(
+        stop.clone(),
+        store.clone(),
+        state.clone(),
+        config_path,
+        config.clone(),
+    ));
     tracker.close();
 
     let shutdown = stop.clone();

@@ -18,8 +18,13 @@ fn now_ns() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
-fn every<F, Fut>(tracker: &TaskTracker, stop: &CancellationToken, period: Duration, name: &'static str, mut f: F)
-where
+fn every<F, Fut>(
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    period: Duration,
+    name: &'static str,
+    mut f: F,
+) where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send,
 {
@@ -39,7 +44,12 @@ where
 }
 
 /// Starts the periodic upkeep tasks.
-pub(crate) fn spawn_all(tracker: &TaskTracker, stop: &CancellationToken, store: &Arc<Store>, config: &Config) {
+pub(crate) fn spawn_all(
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    store: &Arc<Store>,
+    config: &Config,
+) {
     if let blazar_config::FsyncMode::Interval(d) = config.storage.fsync {
         let s = store.clone();
         every(tracker, stop, d, "wal_fsync", move || {
@@ -53,30 +63,53 @@ pub(crate) fn spawn_all(tracker: &TaskTracker, stop: &CancellationToken, store: 
         });
     }
     let s = store.clone();
-    every(tracker, stop, Duration::from_secs(5), "retention", move || {
-        let s = s.clone();
-        async move {
-            let _ = tokio::task::spawn_blocking(move || s.enforce_retention(now_ns())).await;
-        }
-    });
-    let s = store.clone();
-    every(tracker, stop, Duration::from_millis(250), "trace_completion", move || {
-        let s = s.clone();
-        async move {
-            s.complete_traces(now_ns());
-        }
-    });
-    let s = store.clone();
-    every(tracker, stop, config.storage.checkpoint_interval.max(Duration::from_secs(1)), "checkpoint", move || {
-        let s = s.clone();
-        async move {
-            match tokio::task::spawn_blocking(move || s.checkpoint()).await {
-                Ok(Err(e)) => tracing::error!(error = %e, "checkpoint failed; keeping the previous one"),
-                Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
-                Ok(Ok(_)) => {}
+    every(
+        tracker,
+        stop,
+        Duration::from_secs(5),
+        "retention",
+        move || {
+            let s = s.clone();
+            async move {
+                let _ = tokio::task::spawn_blocking(move || s.enforce_retention(now_ns())).await;
             }
-        }
-    });
+        },
+    );
+    let s = store.clone();
+    every(
+        tracker,
+        stop,
+        Duration::from_millis(250),
+        "trace_completion",
+        move || {
+            let s = s.clone();
+            async move {
+                s.complete_traces(now_ns());
+            }
+        },
+    );
+    let s = store.clone();
+    every(
+        tracker,
+        stop,
+        config
+            .storage
+            .checkpoint_interval
+            .max(Duration::from_secs(1)),
+        "checkpoint",
+        move || {
+            let s = s.clone();
+            async move {
+                match tokio::task::spawn_blocking(move || s.checkpoint()).await {
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "checkpoint failed; keeping the previous one")
+                    }
+                    Err(e) => tracing::error!(error = %e, "checkpoint task failed"),
+                    Ok(Ok(_)) => {}
+                }
+            }
+        },
+    );
 }
 
 /// Reloads config on SIGHUP: re-reads the file, and on success applies it to the store and
@@ -110,7 +143,9 @@ pub(crate) async fn reload_on_sighup(
                     *state.settings.write() = blazar_api::ApiSettings::from_config(&new);
                     tracing::info!("config reloaded");
                 }
-                Err(e) => tracing::error!(error = %e, "config reload failed; keeping the running config"),
+                Err(e) => {
+                    tracing::error!(error = %e, "config reload failed; keeping the running config")
+                }
             }
         }
     }

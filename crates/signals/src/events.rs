@@ -21,7 +21,11 @@ pub struct EventStoreOptions {
 impl EventStoreOptions {
     /// Returns these bounds as the shared retention policy.
     pub fn retention(&self) -> Retention {
-        Retention { max_age_ns: self.max_age_ns, max_bytes: self.max_bytes, max_items: self.max_events }
+        Retention {
+            max_age_ns: self.max_age_ns,
+            max_bytes: self.max_bytes,
+            max_items: self.max_events,
+        }
     }
 }
 
@@ -56,13 +60,22 @@ pub struct EventQuery {
 
 impl Default for EventQuery {
     fn default() -> Self {
-        Self { event_type: None, source: None, since_ns: None, until_ns: None, after_seq: None, limit: usize::MAX }
+        Self {
+            event_type: None,
+            source: None,
+            since_ns: None,
+            until_ns: None,
+            after_seq: None,
+            limit: usize::MAX,
+        }
     }
 }
 
 impl EventQuery {
     fn matches(&self, event: &Event) -> bool {
-        self.event_type.as_ref().is_none_or(|g| g.matches(&event.event_type))
+        self.event_type
+            .as_ref()
+            .is_none_or(|g| g.matches(&event.event_type))
             && self.source.as_ref().is_none_or(|s| *s == event.source)
             && self.since_ns.is_none_or(|t| event.timestamp_ns >= t)
             && self.until_ns.is_none_or(|t| event.timestamp_ns <= t)
@@ -106,16 +119,27 @@ impl EventStore {
     /// keeps WAL replay idempotent.
     pub fn insert(&mut self, event: Event) -> Inserted {
         if let Some(seq) = self.by_id.get(&event.event_id) {
-            return Inserted { seq: *seq, evicted: 0, duplicate: true };
+            return Inserted {
+                seq: *seq,
+                evicted: 0,
+                duplicate: true,
+            };
         }
         let seq = self.next_seq;
         self.next_seq = self.next_seq.saturating_add(1);
         self.by_id.insert(event.event_id.clone(), seq);
-        *self.type_counts.entry(event.event_type.clone()).or_insert(0) += 1;
+        *self
+            .type_counts
+            .entry(event.event_type.clone())
+            .or_insert(0) += 1;
         let bytes = event.approx_bytes();
         self.ring.push(Stored { seq, event }, bytes);
         let evicted = self.evict_over();
-        Inserted { seq, evicted, duplicate: false }
+        Inserted {
+            seq,
+            evicted,
+            duplicate: false,
+        }
     }
 
     /// Returns matching events with their sequence numbers, oldest (lowest seq) first, at most
@@ -136,8 +160,16 @@ impl EventStore {
     /// Drops every event whose timestamp is older than `max_age_ns` at `now_ns`; returns how many.
     pub fn retain(&mut self, now_ns: UnixNanos) -> usize {
         let cutoff = self.limits.cutoff_ns(now_ns);
-        let Self { ring, by_id, type_counts, .. } = self;
-        ring.retain(|s| s.event.timestamp_ns >= cutoff, |s| forget(by_id, type_counts, s))
+        let Self {
+            ring,
+            by_id,
+            type_counts,
+            ..
+        } = self;
+        ring.retain(
+            |s| s.event.timestamp_ns >= cutoff,
+            |s| forget(by_id, type_counts, s),
+        )
     }
 
     /// Replaces the bounds (config reload) and evicts at once, oldest first, to meet the count
@@ -174,13 +206,23 @@ impl EventStore {
     }
 
     fn evict_over(&mut self) -> usize {
-        let Self { ring, by_id, type_counts, limits, .. } = self;
+        let Self {
+            ring,
+            by_id,
+            type_counts,
+            limits,
+            ..
+        } = self;
         ring.evict_over(limits, |s| forget(by_id, type_counts, s))
     }
 }
 
 /// Removes an evicted event from the id and type indexes.
-fn forget(by_id: &mut HashMap<String, u64>, type_counts: &mut BTreeMap<String, u64>, stored: &Stored) {
+fn forget(
+    by_id: &mut HashMap<String, u64>,
+    type_counts: &mut BTreeMap<String, u64>,
+    stored: &Stored,
+) {
     // Only drop the id if it still points at this event; ids are unique while stored, so this
     // is belt and braces against a future change to duplicate handling.
     if by_id.get(&stored.event.event_id) == Some(&stored.seq) {
@@ -200,7 +242,11 @@ mod tests {
     use proptest::prelude::*;
 
     fn opts(max_events: usize) -> EventStoreOptions {
-        EventStoreOptions { max_events, max_bytes: usize::MAX, max_age_ns: i64::MAX }
+        EventStoreOptions {
+            max_events,
+            max_bytes: usize::MAX,
+            max_age_ns: i64::MAX,
+        }
     }
 
     fn event(id: &str, event_type: &str, source: &str, ts: i64) -> Event {
@@ -238,12 +284,19 @@ mod tests {
         let mut cursor = None;
         let mut batches = Vec::new();
         loop {
-            let batch = store.query(&EventQuery { after_seq: cursor, limit: 3, ..EventQuery::default() });
+            let batch = store.query(&EventQuery {
+                after_seq: cursor,
+                limit: 3,
+                ..EventQuery::default()
+            });
             let Some((last, _)) = batch.last() else { break };
             cursor = Some(*last);
             batches.push(ids(&batch));
         }
-        assert_eq!(batches, [vec!["e0", "e1", "e2"], vec!["e3", "e4", "e5"], vec!["e6"]]);
+        assert_eq!(
+            batches,
+            [vec!["e0", "e1", "e2"], vec!["e3", "e4", "e5"], vec!["e6"]]
+        );
     }
 
     #[test]
@@ -254,13 +307,34 @@ mod tests {
         store.insert(event("3", "user.login", "cli", 30));
         store.insert(event("4", "system.boot", "web", 40));
         let q = |q: EventQuery| ids(&store.query(&q));
-        assert_eq!(q(EventQuery { event_type: Some(Glob::new("user.*")), ..Default::default() }), ["1", "2", "3"]);
         assert_eq!(
-            q(EventQuery { event_type: Some(Glob::new("user.*")), source: Some("web".into()), ..Default::default() }),
+            q(EventQuery {
+                event_type: Some(Glob::new("user.*")),
+                ..Default::default()
+            }),
+            ["1", "2", "3"]
+        );
+        assert_eq!(
+            q(EventQuery {
+                event_type: Some(Glob::new("user.*")),
+                source: Some("web".into()),
+                ..Default::default()
+            }),
             ["1", "2"]
         );
-        assert_eq!(q(EventQuery { since_ns: Some(20), until_ns: Some(30), ..Default::default() }), ["2", "3"]);
-        assert!(q(EventQuery { limit: 0, ..Default::default() }).is_empty());
+        assert_eq!(
+            q(EventQuery {
+                since_ns: Some(20),
+                until_ns: Some(30),
+                ..Default::default()
+            }),
+            ["2", "3"]
+        );
+        assert!(q(EventQuery {
+            limit: 0,
+            ..Default::default()
+        })
+        .is_empty());
     }
 
     #[test]
@@ -269,7 +343,14 @@ mod tests {
         assert_eq!(store.insert(event("a", "x", "s", 1)).evicted, 0);
         assert_eq!(store.insert(event("b", "y", "s", 2)).evicted, 0);
         let ins = store.insert(event("c", "y", "s", 3));
-        assert_eq!(ins, Inserted { seq: 3, evicted: 1, duplicate: false });
+        assert_eq!(
+            ins,
+            Inserted {
+                seq: 3,
+                evicted: 1,
+                duplicate: false
+            }
+        );
         assert_eq!(ids(&store.query(&EventQuery::default())), ["b", "c"]);
         assert_eq!(store.type_counts().get("x"), None);
         assert_eq!(store.type_counts().get("y"), Some(&2));
@@ -278,8 +359,11 @@ mod tests {
     #[test]
     fn evicts_oldest_over_max_bytes() {
         let one = event("a", "t", "s", 1).approx_bytes();
-        let mut store =
-            EventStore::new(EventStoreOptions { max_events: 100, max_bytes: one * 2 + one / 2, max_age_ns: i64::MAX });
+        let mut store = EventStore::new(EventStoreOptions {
+            max_events: 100,
+            max_bytes: one * 2 + one / 2,
+            max_age_ns: i64::MAX,
+        });
         store.insert(event("a", "t", "s", 1));
         store.insert(event("b", "t", "s", 2));
         assert_eq!(store.insert(event("c", "t", "s", 3)).evicted, 1);
@@ -302,7 +386,14 @@ mod tests {
         let mut store = EventStore::new(opts(10));
         let first = store.insert(event("same", "t", "s", 1));
         let again = store.insert(event("same", "t", "other", 2));
-        assert_eq!(again, Inserted { seq: first.seq, evicted: 0, duplicate: true });
+        assert_eq!(
+            again,
+            Inserted {
+                seq: first.seq,
+                evicted: 0,
+                duplicate: true
+            }
+        );
         assert_eq!(store.len(), 1);
         assert_eq!(store.type_counts().get("t"), Some(&1));
     }
@@ -317,7 +408,10 @@ mod tests {
 
     #[test]
     fn retain_drops_events_older_than_max_age_anywhere() {
-        let mut store = EventStore::new(EventStoreOptions { max_age_ns: 100, ..opts(10) });
+        let mut store = EventStore::new(EventStoreOptions {
+            max_age_ns: 100,
+            ..opts(10)
+        });
         store.insert(event("new", "t", "s", 950));
         store.insert(event("old", "t", "s", 10));
         store.insert(event("edge", "t", "s", 900));

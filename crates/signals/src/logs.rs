@@ -19,7 +19,11 @@ pub struct LogStoreOptions {
 impl LogStoreOptions {
     /// Returns these bounds as the shared retention policy.
     pub fn retention(&self) -> Retention {
-        Retention { max_age_ns: self.max_age_ns, max_bytes: self.max_bytes, max_items: self.max_records }
+        Retention {
+            max_age_ns: self.max_age_ns,
+            max_bytes: self.max_bytes,
+            max_items: self.max_records,
+        }
     }
 }
 
@@ -42,7 +46,14 @@ pub struct LogQuery {
 
 impl Default for LogQuery {
     fn default() -> Self {
-        Self { service: None, min_severity: None, text: None, trace_id: None, since_ns: None, limit: usize::MAX }
+        Self {
+            service: None,
+            min_severity: None,
+            text: None,
+            trace_id: None,
+            since_ns: None,
+            limit: usize::MAX,
+        }
     }
 }
 
@@ -54,7 +65,10 @@ struct Matcher<'q> {
 
 impl<'q> Matcher<'q> {
     fn new(query: &'q LogQuery) -> Self {
-        Self { query, needle: query.text.as_ref().map(|t| t.to_lowercase()) }
+        Self {
+            query,
+            needle: query.text.as_ref().map(|t| t.to_lowercase()),
+        }
     }
 
     fn matches(&self, r: &LogRecord) -> bool {
@@ -63,7 +77,10 @@ impl<'q> Matcher<'q> {
             && q.min_severity.is_none_or(|s| r.severity >= s)
             && q.trace_id.is_none_or(|t| r.trace_id == Some(t))
             && q.since_ns.is_none_or(|t| r.timestamp_ns >= t)
-            && self.needle.as_ref().is_none_or(|n| contains_ignore_case(&r.body, n))
+            && self
+                .needle
+                .as_ref()
+                .is_none_or(|n| contains_ignore_case(&r.body, n))
     }
 }
 
@@ -73,7 +90,11 @@ fn contains_ignore_case(haystack: &str, needle_lower: &str) -> bool {
         // Fast path without allocating: ASCII needles can only match ASCII bytes, and
         // comparing byte windows never splits a match across a multi-byte character.
         let n = needle_lower.as_bytes();
-        n.is_empty() || haystack.as_bytes().windows(n.len()).any(|w| w.eq_ignore_ascii_case(n))
+        n.is_empty()
+            || haystack
+                .as_bytes()
+                .windows(n.len())
+                .any(|w| w.eq_ignore_ascii_case(n))
     } else {
         haystack.to_lowercase().contains(needle_lower)
     }
@@ -91,7 +112,10 @@ pub struct LogStore {
 impl LogStore {
     /// Returns an empty store with these bounds.
     pub fn new(options: LogStoreOptions) -> Self {
-        Self { limits: options.retention(), ring: Ring::default() }
+        Self {
+            limits: options.retention(),
+            ring: Ring::default(),
+        }
     }
 
     /// Appends `record`, then evicts oldest first while over the count or byte bound; returns
@@ -106,7 +130,13 @@ impl LogStore {
     /// timestamp order (arrival order among equal timestamps).
     pub fn query(&self, query: &LogQuery) -> Vec<&LogRecord> {
         let matcher = Matcher::new(query);
-        let mut out: Vec<&LogRecord> = self.ring.iter().rev().filter(|r| matcher.matches(r)).take(query.limit).collect();
+        let mut out: Vec<&LogRecord> = self
+            .ring
+            .iter()
+            .rev()
+            .filter(|r| matcher.matches(r))
+            .take(query.limit)
+            .collect();
         out.reverse();
         // Stable: arrival order is kept among records with the same timestamp.
         out.sort_by_key(|r| r.timestamp_ns);
@@ -155,7 +185,11 @@ mod tests {
     use super::*;
 
     fn opts(max_records: usize) -> LogStoreOptions {
-        LogStoreOptions { max_age_ns: i64::MAX, max_bytes: usize::MAX, max_records }
+        LogStoreOptions {
+            max_age_ns: i64::MAX,
+            max_bytes: usize::MAX,
+            max_records,
+        }
     }
 
     fn rec(ts: i64, severity: Severity, service: &str, body: &str) -> LogRecord {
@@ -180,35 +214,86 @@ mod tests {
         s.insert(rec(2, Severity::Warn, "api", "Slow Query took 2s"));
         s.insert(rec(3, Severity::Error, "db", "connection refused"));
         s.insert(rec(4, Severity::Info, "api", "request done"));
-        s.insert(rec(5, Severity::Fatal, "api", "out of memory: QUERY buffer"));
+        s.insert(rec(
+            5,
+            Severity::Fatal,
+            "api",
+            "out of memory: QUERY buffer",
+        ));
         s
     }
 
     #[test]
     fn severity_is_a_minimum() {
         let s = store();
-        let res = s.query(&LogQuery { min_severity: Some(Severity::Warn), ..Default::default() });
-        assert_eq!(bodies(&res), ["Slow Query took 2s", "connection refused", "out of memory: QUERY buffer"]);
+        let res = s.query(&LogQuery {
+            min_severity: Some(Severity::Warn),
+            ..Default::default()
+        });
+        assert_eq!(
+            bodies(&res),
+            [
+                "Slow Query took 2s",
+                "connection refused",
+                "out of memory: QUERY buffer"
+            ]
+        );
     }
 
     #[test]
     fn text_is_case_insensitive_substring() {
         let s = store();
-        let res = s.query(&LogQuery { text: Some("query".into()), ..Default::default() });
-        assert_eq!(bodies(&res), ["Slow Query took 2s", "out of memory: QUERY buffer"]);
+        let res = s.query(&LogQuery {
+            text: Some("query".into()),
+            ..Default::default()
+        });
+        assert_eq!(
+            bodies(&res),
+            ["Slow Query took 2s", "out of memory: QUERY buffer"]
+        );
         let mut u = LogStore::new(opts(10));
         u.insert(rec(1, Severity::Info, "x", "Ärger im Büro"));
-        assert_eq!(u.query(&LogQuery { text: Some("BÜRO".into()), ..Default::default() }).len(), 1);
+        assert_eq!(
+            u.query(&LogQuery {
+                text: Some("BÜRO".into()),
+                ..Default::default()
+            })
+            .len(),
+            1
+        );
     }
 
     #[test]
     fn service_trace_and_since_filters() {
         let mut s = store();
         let trace: TraceId = "5b8efff798038103d269b633813fc60c".parse().unwrap();
-        s.insert(LogRecord { trace_id: Some(trace), ..rec(6, Severity::Info, "db", "in trace") });
-        assert_eq!(s.query(&LogQuery { service: Some("db".into()), ..Default::default() }).len(), 2);
-        assert_eq!(bodies(&s.query(&LogQuery { trace_id: Some(trace), ..Default::default() })), ["in trace"]);
-        assert_eq!(s.query(&LogQuery { since_ns: Some(4), ..Default::default() }).len(), 3);
+        s.insert(LogRecord {
+            trace_id: Some(trace),
+            ..rec(6, Severity::Info, "db", "in trace")
+        });
+        assert_eq!(
+            s.query(&LogQuery {
+                service: Some("db".into()),
+                ..Default::default()
+            })
+            .len(),
+            2
+        );
+        assert_eq!(
+            bodies(&s.query(&LogQuery {
+                trace_id: Some(trace),
+                ..Default::default()
+            })),
+            ["in trace"]
+        );
+        assert_eq!(
+            s.query(&LogQuery {
+                since_ns: Some(4),
+                ..Default::default()
+            })
+            .len(),
+            3
+        );
     }
 
     #[test]
@@ -217,7 +302,10 @@ mod tests {
         s.insert(rec(10, Severity::Info, "a", "first"));
         s.insert(rec(30, Severity::Info, "a", "third"));
         s.insert(rec(20, Severity::Info, "a", "second-late"));
-        let res = s.query(&LogQuery { limit: 2, ..Default::default() });
+        let res = s.query(&LogQuery {
+            limit: 2,
+            ..Default::default()
+        });
         assert_eq!(bodies(&res), ["second-late", "third"]);
     }
 
@@ -229,14 +317,23 @@ mod tests {
         assert_eq!(s.insert(rec(3, Severity::Info, "a", "3")), 1);
         assert_eq!(bodies(&s.iter().collect::<Vec<_>>()), ["2", "3"]);
         let one = rec(3, Severity::Info, "a", "3").approx_bytes();
-        assert_eq!(s.set_limits(LogStoreOptions { max_bytes: one, ..opts(10) }), 1);
+        assert_eq!(
+            s.set_limits(LogStoreOptions {
+                max_bytes: one,
+                ..opts(10)
+            }),
+            1
+        );
         assert_eq!(s.bytes(), one);
     }
 
     #[test]
     fn retain_drops_by_age() {
         let mut s = store();
-        s.set_limits(LogStoreOptions { max_age_ns: 2, ..opts(100) });
+        s.set_limits(LogStoreOptions {
+            max_age_ns: 2,
+            ..opts(100)
+        });
         assert_eq!(s.retain(5), 2);
         assert_eq!(s.len(), 3);
     }

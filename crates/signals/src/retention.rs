@@ -21,7 +21,11 @@ pub struct Retention {
 
 impl Retention {
     /// A policy that never evicts.
-    pub const UNBOUNDED: Self = Self { max_age_ns: i64::MAX, max_bytes: usize::MAX, max_items: usize::MAX };
+    pub const UNBOUNDED: Self = Self {
+        max_age_ns: i64::MAX,
+        max_bytes: usize::MAX,
+        max_items: usize::MAX,
+    };
 
     /// Returns the oldest timestamp kept at `now_ns`: anything strictly before it has expired.
     pub fn cutoff_ns(&self, now_ns: UnixNanos) -> UnixNanos {
@@ -62,7 +66,10 @@ pub(crate) struct Ring<T> {
 
 impl<T> Default for Ring<T> {
     fn default() -> Self {
-        Self { slots: VecDeque::new(), bytes: 0 }
+        Self {
+            slots: VecDeque::new(),
+            bytes: 0,
+        }
     }
 }
 
@@ -77,7 +84,9 @@ impl<T> Ring<T> {
     pub(crate) fn evict_over(&mut self, limits: &Retention, mut on_evict: impl FnMut(&T)) -> usize {
         let mut evicted = 0;
         while limits.is_over(self.slots.len(), self.bytes) {
-            let Some(slot) = self.slots.pop_front() else { break };
+            let Some(slot) = self.slots.pop_front() else {
+                break;
+            };
             self.bytes = self.bytes.saturating_sub(slot.bytes);
             on_evict(&slot.value);
             evicted += 1;
@@ -86,7 +95,11 @@ impl<T> Ring<T> {
     }
 
     /// Drops every item for which `keep` is false, wherever it sits; returns how many.
-    pub(crate) fn retain(&mut self, mut keep: impl FnMut(&T) -> bool, mut on_evict: impl FnMut(&T)) -> usize {
+    pub(crate) fn retain(
+        &mut self,
+        mut keep: impl FnMut(&T) -> bool,
+        mut on_evict: impl FnMut(&T),
+    ) -> usize {
         let before = self.slots.len();
         let mut freed = 0usize;
         self.slots.retain(|slot| {
@@ -134,7 +147,11 @@ mod tests {
     use super::*;
 
     fn limits(max_items: usize, max_bytes: usize) -> Retention {
-        Retention { max_items, max_bytes, ..Retention::UNBOUNDED }
+        Retention {
+            max_items,
+            max_bytes,
+            ..Retention::UNBOUNDED
+        }
     }
 
     #[test]
@@ -144,7 +161,10 @@ mod tests {
             ring.push(i, 10);
         }
         let mut seen = Vec::new();
-        assert_eq!(ring.evict_over(&limits(3, usize::MAX), |v| seen.push(*v)), 2);
+        assert_eq!(
+            ring.evict_over(&limits(3, usize::MAX), |v| seen.push(*v)),
+            2
+        );
         assert_eq!(seen, vec![0, 1]);
         assert_eq!(ring.evict_over(&limits(10, 15), |_| {}), 2);
         assert_eq!(ring.iter().copied().collect::<Vec<_>>(), vec![4]);
@@ -164,11 +184,17 @@ mod tests {
 
     #[test]
     fn cutoff_saturates_and_ignores_negative_age() {
-        let r = Retention { max_age_ns: 10, ..Retention::UNBOUNDED };
+        let r = Retention {
+            max_age_ns: 10,
+            ..Retention::UNBOUNDED
+        };
         assert!(r.is_expired(89, 100));
         assert!(!r.is_expired(90, 100));
         assert_eq!(Retention::UNBOUNDED.cutoff_ns(i64::MIN + 5), i64::MIN);
-        let negative = Retention { max_age_ns: -5, ..Retention::UNBOUNDED };
+        let negative = Retention {
+            max_age_ns: -5,
+            ..Retention::UNBOUNDED
+        };
         assert_eq!(negative.cutoff_ns(100), 100);
     }
 }

@@ -8,7 +8,9 @@ use blazar_model::{Labels, MetricKind, MetricPoint, Sample};
 use serde::{Deserialize, Serialize};
 
 /// Prometheus's default histogram buckets (seconds-oriented, as most latency histograms are).
-pub const DEFAULT_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+pub const DEFAULT_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 /// Quantiles a summary publishes.
 pub const SUMMARY_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 /// How far behind the last write a point may be stamped and still be accepted (moved forward).
@@ -20,10 +22,23 @@ pub(crate) const SUMMARY_WINDOW: usize = 1024;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum InstrumentState {
-    Counter { value: f64 },
-    Gauge { value: f64 },
-    Histogram { bounds: Vec<f64>, counts: Vec<u64>, sum: f64, count: u64 },
-    Summary { window: VecDeque<f64>, sum: f64, count: u64 },
+    Counter {
+        value: f64,
+    },
+    Gauge {
+        value: f64,
+    },
+    Histogram {
+        bounds: Vec<f64>,
+        counts: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
+    Summary {
+        window: VecDeque<f64>,
+        sum: f64,
+        count: u64,
+    },
 }
 
 impl InstrumentState {
@@ -36,7 +51,11 @@ impl InstrumentState {
                 sum: 0.0,
                 count: 0,
             },
-            MetricKind::Summary => Self::Summary { window: VecDeque::new(), sum: 0.0, count: 0 },
+            MetricKind::Summary => Self::Summary {
+                window: VecDeque::new(),
+                sum: 0.0,
+                count: 0,
+            },
             MetricKind::Gauge | MetricKind::Unknown => Self::Gauge { value: 0.0 },
         }
     }
@@ -45,7 +64,12 @@ impl InstrumentState {
         match self {
             Self::Counter { value } => *value += v,
             Self::Gauge { value } => *value = v,
-            Self::Histogram { bounds, counts, sum, count } => {
+            Self::Histogram {
+                bounds,
+                counts,
+                sum,
+                count,
+            } => {
                 let i = bounds.iter().position(|b| v <= *b).unwrap_or(bounds.len());
                 if let Some(c) = counts.get_mut(i) {
                     *c += 1;
@@ -66,7 +90,9 @@ impl InstrumentState {
 
     /// Returns quantile `q` of a summary's window (nearest rank), or `None` for other kinds.
     pub fn quantiles(&self) -> Option<Vec<(f64, f64)>> {
-        let Self::Summary { window, .. } = self else { return None };
+        let Self::Summary { window, .. } = self else {
+            return None;
+        };
         let mut sorted: Vec<f64> = window.iter().copied().collect();
         sorted.sort_by(f64::total_cmp);
         Some(
@@ -82,7 +108,9 @@ impl InstrumentState {
 
     /// Returns cumulative bucket counts `(le, count)` of a histogram, `+Inf` last.
     pub fn cumulative_buckets(&self) -> Option<Vec<(f64, u64)>> {
-        let Self::Histogram { bounds, counts, .. } = self else { return None };
+        let Self::Histogram { bounds, counts, .. } = self else {
+            return None;
+        };
         let mut acc = 0u64;
         Some(
             bounds
@@ -113,7 +141,11 @@ pub struct Instrument {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(crate) enum PointError {
     #[error("type: metric {name:?} is a {existing}, got {got}")]
-    KindConflict { name: String, existing: &'static str, got: &'static str },
+    KindConflict {
+        name: String,
+        existing: &'static str,
+        got: &'static str,
+    },
     #[error("timestamp: {t} is older than the latest write {last} of this series")]
     OutOfOrder { t: i64, last: i64 },
 }
@@ -133,29 +165,56 @@ impl Catalog {
     ///
     /// # Errors
     /// A kind conflicting with the name's first kind, or a timestamp older than the last write.
-    pub(crate) fn plan(&self, points: &[MetricPoint]) -> Result<(Vec<Instrument>, Derived), (usize, PointError)> {
+    pub(crate) fn plan(
+        &self,
+        points: &[MetricPoint],
+    ) -> Result<(Vec<Instrument>, Derived), (usize, PointError)> {
         let mut next: HashMap<&Labels, Instrument> = HashMap::new();
         let mut kinds: HashMap<&str, MetricKind> = HashMap::new();
         let mut derived = Vec::new();
         for (i, p) in points.iter().enumerate() {
             let name = p.labels.name();
-            let existing = kinds.get(name).copied().or_else(|| self.kinds.get(name).copied());
+            let existing = kinds
+                .get(name)
+                .copied()
+                .or_else(|| self.kinds.get(name).copied());
             if let Some(k) = existing {
                 if k != p.kind {
-                    return Err((i, PointError::KindConflict { name: name.to_string(), existing: k.as_str(), got: p.kind.as_str() }));
+                    return Err((
+                        i,
+                        PointError::KindConflict {
+                            name: name.to_string(),
+                            existing: k.as_str(),
+                            got: p.kind.as_str(),
+                        },
+                    ));
                 }
             }
             kinds.insert(name, p.kind);
-            let mut inst = match next.remove(&p.labels).or_else(|| self.instruments.get(&p.labels).cloned()) {
+            let mut inst = match next
+                .remove(&p.labels)
+                .or_else(|| self.instruments.get(&p.labels).cloned())
+            {
                 Some(inst) => inst,
-                None => Instrument { labels: p.labels.clone(), kind: p.kind, state: InstrumentState::new(p.kind), updated_ms: i64::MIN },
+                None => Instrument {
+                    labels: p.labels.clone(),
+                    kind: p.kind,
+                    state: InstrumentState::new(p.kind),
+                    updated_ms: i64::MIN,
+                },
             };
             // Two writes in one millisecond stay two samples: the later is stamped 1 ms on.
             // Requests stamped by the server may reach the lock a little out of order: up to
             // `REORDER_TOLERANCE_MS` behind is moved forward; further behind is the client's error.
             let t = if p.t <= inst.updated_ms {
                 if inst.updated_ms.saturating_sub(p.t) > REORDER_TOLERANCE_MS {
-                    return Err((i, PointError::OutOfOrder { t: p.t, last: inst.updated_ms }));
+                    return Err((
+                        i,
+                        PointError::OutOfOrder {
+                            t: p.t,
+                            last: inst.updated_ms,
+                        },
+                    ));
                 }
                 inst.updated_ms + 1
             } else {
@@ -172,7 +231,9 @@ impl Catalog {
     /// Stores planned states.
     pub(crate) fn commit(&mut self, planned: Vec<Instrument>) {
         for inst in planned {
-            self.kinds.entry(inst.labels.name().to_string()).or_insert(inst.kind);
+            self.kinds
+                .entry(inst.labels.name().to_string())
+                .or_insert(inst.kind);
             self.instruments.insert(inst.labels.clone(), inst);
         }
     }
@@ -184,7 +245,11 @@ impl Catalog {
 
     /// Returns instruments whose name satisfies `pred`, sorted by labels.
     pub(crate) fn list(&self, pred: impl Fn(&str) -> bool) -> Vec<&Instrument> {
-        let mut v: Vec<&Instrument> = self.instruments.values().filter(|i| pred(i.labels.name())).collect();
+        let mut v: Vec<&Instrument> = self
+            .instruments
+            .values()
+            .filter(|i| pred(i.labels.name()))
+            .collect();
         v.sort_by(|a, b| a.labels.cmp(&b.labels));
         v
     }
@@ -227,20 +292,46 @@ fn derive(inst: &Instrument, t: i64, out: &mut Derived) {
     let l = &inst.labels;
     let name = l.name();
     match &inst.state {
-        InstrumentState::Counter { value } | InstrumentState::Gauge { value } => out.push((l.clone(), Sample { t, v: *value })),
+        InstrumentState::Counter { value } | InstrumentState::Gauge { value } => {
+            out.push((l.clone(), Sample { t, v: *value }))
+        }
         InstrumentState::Histogram { sum, count, .. } => {
             for (le, c) in inst.state.cumulative_buckets().unwrap_or_default() {
-                out.push((l.with_name_and(&format!("{name}_bucket"), Some(("le", &format_le(le)))), Sample { t, v: c as f64 }));
+                out.push((
+                    l.with_name_and(&format!("{name}_bucket"), Some(("le", &format_le(le)))),
+                    Sample { t, v: c as f64 },
+                ));
             }
-            out.push((l.with_name_and(&format!("{name}_sum"), None), Sample { t, v: *sum }));
-            out.push((l.with_name_and(&format!("{name}_count"), None), Sample { t, v: *count as f64 }));
+            out.push((
+                l.with_name_and(&format!("{name}_sum"), None),
+                Sample { t, v: *sum },
+            ));
+            out.push((
+                l.with_name_and(&format!("{name}_count"), None),
+                Sample {
+                    t,
+                    v: *count as f64,
+                },
+            ));
         }
         InstrumentState::Summary { sum, count, .. } => {
             for (q, v) in inst.state.quantiles().unwrap_or_default() {
-                out.push((l.with_name_and(name, Some(("quantile", &format!("{q}")))), Sample { t, v }));
+                out.push((
+                    l.with_name_and(name, Some(("quantile", &format!("{q}")))),
+                    Sample { t, v },
+                ));
             }
-            out.push((l.with_name_and(&format!("{name}_sum"), None), Sample { t, v: *sum }));
-            out.push((l.with_name_and(&format!("{name}_count"), None), Sample { t, v: *count as f64 }));
+            out.push((
+                l.with_name_and(&format!("{name}_sum"), None),
+                Sample { t, v: *sum },
+            ));
+            out.push((
+                l.with_name_and(&format!("{name}_count"), None),
+                Sample {
+                    t,
+                    v: *count as f64,
+                },
+            ));
         }
     }
 }
@@ -251,14 +342,23 @@ mod tests {
     use blazar_model::Limits;
 
     fn point(name: &str, kind: MetricKind, value: f64, t: i64) -> MetricPoint {
-        MetricPoint { labels: Labels::for_metric(name, [("k", "v")], &Limits::default()).unwrap(), kind, value, t }
+        MetricPoint {
+            labels: Labels::for_metric(name, [("k", "v")], &Limits::default()).unwrap(),
+            kind,
+            value,
+            t,
+        }
     }
 
     #[test]
     fn counter_adds_and_gauge_sets() {
         let mut c = Catalog::default();
         let (planned, derived) = c
-            .plan(&[point("c", MetricKind::Counter, 2.0, 10), point("c", MetricKind::Counter, 3.0, 20), point("g", MetricKind::Gauge, 7.0, 10)])
+            .plan(&[
+                point("c", MetricKind::Counter, 2.0, 10),
+                point("c", MetricKind::Counter, 3.0, 20),
+                point("g", MetricKind::Gauge, 7.0, 10),
+            ])
             .unwrap();
         c.commit(planned);
         let vals: Vec<f64> = derived.iter().map(|(_, s)| s.v).collect();
@@ -270,14 +370,21 @@ mod tests {
     #[test]
     fn same_millisecond_writes_are_spaced_one_ms_apart() {
         let c = Catalog::default();
-        let (_, d) = c.plan(&[point("c", MetricKind::Counter, 1.0, 10), point("c", MetricKind::Counter, 1.0, 10)]).unwrap();
+        let (_, d) = c
+            .plan(&[
+                point("c", MetricKind::Counter, 1.0, 10),
+                point("c", MetricKind::Counter, 1.0, 10),
+            ])
+            .unwrap();
         assert_eq!((d[0].1.t, d[1].1.t), (10, 11));
     }
 
     #[test]
     fn histogram_derives_buckets_sum_and_count() {
         let c = Catalog::default();
-        let (_, d) = c.plan(&[point("lat", MetricKind::Histogram, 0.234, 10)]).unwrap();
+        let (_, d) = c
+            .plan(&[point("lat", MetricKind::Histogram, 0.234, 10)])
+            .unwrap();
         assert_eq!(d.len(), DEFAULT_BUCKETS.len() + 1 + 2);
         let le_025 = d.iter().find(|(l, _)| l.get("le") == Some("0.25")).unwrap();
         assert_eq!(le_025.1.v, 1.0);
@@ -290,7 +397,9 @@ mod tests {
     #[test]
     fn summary_quantiles_over_window() {
         let c = Catalog::default();
-        let pts: Vec<_> = (1..=100).map(|i| point("s", MetricKind::Summary, f64::from(i), i64::from(i))).collect();
+        let pts: Vec<_> = (1..=100)
+            .map(|i| point("s", MetricKind::Summary, f64::from(i), i64::from(i)))
+            .collect();
         let (planned, _) = c.plan(&pts).unwrap();
         let q = planned[0].state.quantiles().unwrap();
         assert_eq!(q, vec![(0.5, 50.0), (0.9, 90.0), (0.99, 99.0)]);
@@ -301,7 +410,12 @@ mod tests {
         let mut c = Catalog::default();
         let (p, _) = c.plan(&[point("x", MetricKind::Counter, 1.0, 1)]).unwrap();
         c.commit(p);
-        let err = c.plan(&[point("x", MetricKind::Gauge, 1.0, 2)]).unwrap_err();
-        assert_eq!(err.1.to_string(), "type: metric \"x\" is a counter, got gauge");
+        let err = c
+            .plan(&[point("x", MetricKind::Gauge, 1.0, 2)])
+            .unwrap_err();
+        assert_eq!(
+            err.1.to_string(),
+            "type: metric \"x\" is a counter, got gauge"
+        );
     }
 }

@@ -67,10 +67,23 @@ impl Store {
             w.append(r).map_err(StoreError::Wal)?;
         }
         w.finish().map_err(StoreError::Wal)?;
-        let removed = self.wal.lock().remove_segments_through(covers).map_err(StoreError::Wal)?;
+        let removed = self
+            .wal
+            .lock()
+            .remove_segments_through(covers)
+            .map_err(StoreError::Wal)?;
         self.metrics.checkpoints.inc();
-        tracing::info!(covers_segment = covers, records = records.len(), segments_removed = removed, "checkpoint written");
-        Ok(CheckpointStats { covers_segment: covers, records: records.len() as u64, segments_removed: removed })
+        tracing::info!(
+            covers_segment = covers,
+            records = records.len(),
+            segments_removed = removed,
+            "checkpoint written"
+        );
+        Ok(CheckpointStats {
+            covers_segment: covers,
+            records: records.len() as u64,
+            segments_removed: removed,
+        })
     }
 
     /// Flushes the WAL to stable storage if anything was written since the last flush.
@@ -90,16 +103,33 @@ impl Store {
     pub fn enforce_retention(&self, now_ns: i64) {
         let s = self.settings.read().clone();
         let now_ms = now_ns / blazar_model::NANOS_PER_MILLI;
-        let t = self.head.truncate_before(now_ms.saturating_sub(s.metrics_max_age_ms));
-        self.metrics.dropped(Signal::Metrics, DropReason::Retention, t.samples_removed as u64);
+        // Under the WAL lock: truncation may remove a series that a writer has just created
+        // but not yet appended to, so writers and truncation must not interleave.
+        let wal = self.wal.lock();
+        let t = self
+            .head
+            .truncate_before(now_ms.saturating_sub(s.metrics_max_age_ms));
+        self.metrics.dropped(
+            Signal::Metrics,
+            DropReason::Retention,
+            t.samples_removed as u64,
+        );
         let b = self.head.evict_oldest_chunks(s.metrics_max_bytes);
-        self.metrics.dropped(Signal::Metrics, DropReason::MemoryBudget, b.samples_removed as u64);
+        drop(wal);
+        self.metrics.dropped(
+            Signal::Metrics,
+            DropReason::MemoryBudget,
+            b.samples_removed as u64,
+        );
         let n = self.events.write().retain(now_ns);
-        self.metrics.dropped(Signal::Events, DropReason::Retention, n as u64);
+        self.metrics
+            .dropped(Signal::Events, DropReason::Retention, n as u64);
         let n = self.logs.write().retain(now_ns);
-        self.metrics.dropped(Signal::Logs, DropReason::Retention, n as u64);
+        self.metrics
+            .dropped(Signal::Logs, DropReason::Retention, n as u64);
         let e = self.traces.write().retain(now_ns);
-        self.metrics.dropped(Signal::Spans, DropReason::Retention, e.spans as u64);
+        self.metrics
+            .dropped(Signal::Spans, DropReason::Retention, e.spans as u64);
     }
 
     /// Publishes `trace_completed` for traces whose root ended and that went quiet.
@@ -120,11 +150,14 @@ impl Store {
     /// Applies reloaded settings; shrinking bounds evicts at once. Data is kept.
     pub fn reload(&self, new: crate::Settings) {
         let ev = self.events.write().set_limits(new.events);
-        self.metrics.dropped(Signal::Events, DropReason::BufferFull, ev as u64);
+        self.metrics
+            .dropped(Signal::Events, DropReason::BufferFull, ev as u64);
         let lg = self.logs.write().set_limits(new.logs);
-        self.metrics.dropped(Signal::Logs, DropReason::MemoryBudget, lg as u64);
+        self.metrics
+            .dropped(Signal::Logs, DropReason::MemoryBudget, lg as u64);
         let tr = self.traces.write().set_limits(new.traces);
-        self.metrics.dropped(Signal::Spans, DropReason::MemoryBudget, tr.spans as u64);
+        self.metrics
+            .dropped(Signal::Spans, DropReason::MemoryBudget, tr.spans as u64);
         let mut cur = self.settings.write();
         // The WAL location and format cannot change under a running store.
         let keep = (cur.data_dir.clone(), cur.fsync, cur.segment_bytes);

@@ -36,11 +36,20 @@ impl Store {
     /// # Errors
     /// The data directory cannot be created or the WAL cannot be opened for writing.
     #[allow(clippy::disallowed_methods)]
-    pub fn open(settings: Settings, bus: Bus, metrics: Arc<SelfMetrics>) -> Result<(Self, OpenReport), StoreError> {
+    pub fn open(
+        settings: Settings,
+        bus: Bus,
+        metrics: Arc<SelfMetrics>,
+    ) -> Result<(Self, OpenReport), StoreError> {
         let started = Instant::now();
         let wal_dir = settings.data_dir.join("wal");
-        let open_err = |source| StoreError::Open { path: wal_dir.display().to_string(), source };
-        let opts = WalOptions::new(&wal_dir).with_segment_bytes(settings.segment_bytes).with_fsync(settings.fsync);
+        let open_err = |source| StoreError::Open {
+            path: wal_dir.display().to_string(),
+            source,
+        };
+        let opts = WalOptions::new(&wal_dir)
+            .with_segment_bytes(settings.segment_bytes)
+            .with_fsync(settings.fsync);
         let store = Self {
             head: Head::new(HeadOptions::default()),
             catalog: RwLock::new(Catalog::default()),
@@ -63,13 +72,16 @@ impl Store {
         for (seg, path) in checkpoints.iter().rev() {
             let mut n = 0u64;
             let mut bad = 0u64;
-            let res = read_checkpoint(path, |payload: &[u8]| -> Result<(), std::convert::Infallible> {
-                n += 1;
-                if !store.apply(payload) {
-                    bad += 1;
-                }
-                Ok(())
-            });
+            let res = read_checkpoint(
+                path,
+                |payload: &[u8]| -> Result<(), std::convert::Infallible> {
+                    n += 1;
+                    if !store.apply(payload) {
+                        bad += 1;
+                    }
+                    Ok(())
+                },
+            );
             match res {
                 Ok(_) => {
                     report.checkpoint = Some(*seg);
@@ -79,26 +91,35 @@ impl Store {
                 }
                 // read_checkpoint verifies the whole file before handing out any record, so a
                 // bad checkpoint left nothing half-applied.
-                Err(e) => tracing::warn!(checkpoint = %path.display(), error = %e, "checkpoint unreadable; trying an older one"),
+                Err(e) => {
+                    tracing::warn!(checkpoint = %path.display(), error = %e, "checkpoint unreadable; trying an older one")
+                }
             }
         }
         let from = report.checkpoint.map_or(0, |s| s + 1);
         let current = store.wal.lock().current_segment();
         let mut bad = 0u64;
-        let stats = Wal::replay(&wal_dir, from, |seg, payload: &[u8]| -> Result<(), std::convert::Infallible> {
-            // The segment just opened for writing is empty and must not be replayed.
-            if seg < current && !store.apply(payload) {
-                bad += 1;
-            }
-            Ok(())
-        });
+        let stats = Wal::replay(
+            &wal_dir,
+            from,
+            |seg, payload: &[u8]| -> Result<(), std::convert::Infallible> {
+                // The segment just opened for writing is empty and must not be replayed.
+                if seg < current && !store.apply(payload) {
+                    bad += 1;
+                }
+                Ok(())
+            },
+        );
         match stats {
             Ok(s) => report.wal = s,
             Err(e) => tracing::error!(error = %e, "wal replay stopped early"),
         }
         report.bad_records += bad;
         if report.bad_records > 0 {
-            tracing::warn!(records = report.bad_records, "skipped wal records that did not decode");
+            tracing::warn!(
+                records = report.bad_records,
+                "skipped wal records that did not decode"
+            );
         }
         report.elapsed_ms = started.elapsed().as_millis();
         Ok((store, report))
@@ -122,7 +143,17 @@ impl Store {
             Record::Samples(s) => {
                 self.head.append_batch(&s);
             }
-            Record::Point { labels, kind, value, t } => self.replay_point(MetricPoint { labels, kind, value, t }),
+            Record::Point {
+                labels,
+                kind,
+                value,
+                t,
+            } => self.replay_point(MetricPoint {
+                labels,
+                kind,
+                value,
+                t,
+            }),
             Record::Metadata { name, kind, help } => {
                 self.metadata.write().insert(name, (kind, help));
             }

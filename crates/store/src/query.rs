@@ -25,9 +25,19 @@ pub struct TypeCounts {
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum MetricValueView {
-    Scalar { value: f64 },
-    Histogram { count: u64, sum: f64, buckets: BTreeMap<String, u64> },
-    Summary { count: u64, sum: f64, quantiles: BTreeMap<String, f64> },
+    Scalar {
+        value: f64,
+    },
+    Histogram {
+        count: u64,
+        sum: f64,
+        buckets: BTreeMap<String, u64>,
+    },
+    Summary {
+        count: u64,
+        sum: f64,
+        quantiles: BTreeMap<String, f64>,
+    },
 }
 
 /// One row of `GET /api/v1/telemetry/metrics`.
@@ -110,7 +120,11 @@ impl Store {
             .map(|i| MetricListing {
                 name: i.labels.name().to_string(),
                 kind: i.kind,
-                tags: i.labels.tags().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                tags: i
+                    .labels
+                    .tags()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 value: view(&i.state),
                 last_update: format_rfc3339_nanos(i.updated_ms.saturating_mul(NANOS_PER_MILLI)),
             })
@@ -121,7 +135,9 @@ impl Store {
             return out;
         }
         let pattern = glob.map_or_else(|| ".+".to_string(), Glob::to_regex);
-        let Ok(matcher) = Matcher::regex(blazar_model::METRIC_NAME_LABEL, &pattern) else { return out };
+        let Ok(matcher) = Matcher::regex(blazar_model::METRIC_NAME_LABEL, &pattern) else {
+            return out;
+        };
         let matchers = [matcher];
         let meta = self.metadata.read();
         for (r, labels) in self.head.select_series(&matchers) {
@@ -131,11 +147,16 @@ impl Store {
             if owned.contains_key(labels.name()) {
                 continue;
             }
-            let Some(latest) = self.head.latest(r) else { continue };
+            let Some(latest) = self.head.latest(r) else {
+                continue;
+            };
             out.push(MetricListing {
                 name: labels.name().to_string(),
                 kind: meta.get(labels.name()).map_or(MetricKind::Unknown, |m| m.0),
-                tags: labels.tags().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+                tags: labels
+                    .tags()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
                 value: MetricValueView::Scalar { value: latest.v },
                 last_update: format_rfc3339_nanos(latest.t.saturating_mul(NANOS_PER_MILLI)),
             });
@@ -145,7 +166,12 @@ impl Store {
 
     /// Returns events oldest first, with their sequence numbers.
     pub fn events(&self, q: &EventQuery) -> Vec<Value> {
-        self.events.read().query(q).into_iter().map(|(seq, e)| event_json(e, Some(seq))).collect()
+        self.events
+            .read()
+            .query(q)
+            .into_iter()
+            .map(|(seq, e)| event_json(e, Some(seq)))
+            .collect()
     }
 
     /// Returns trace summaries, newest first.
@@ -187,7 +213,8 @@ impl Store {
         m.set_memory("logs", logs_bytes);
         m.active_series.set(h.series as i64);
         m.wal_segments.set(segments as i64);
-        m.wal_disk_bytes.set(i64::try_from(disk).unwrap_or(i64::MAX));
+        m.wal_disk_bytes
+            .set(i64::try_from(disk).unwrap_or(i64::MAX));
         StoreStats {
             series: h.series,
             samples: h.samples,
@@ -257,16 +284,28 @@ impl Store {
 
 fn view(s: &InstrumentState) -> MetricValueView {
     match s {
-        InstrumentState::Counter { value } | InstrumentState::Gauge { value } => MetricValueView::Scalar { value: *value },
+        InstrumentState::Counter { value } | InstrumentState::Gauge { value } => {
+            MetricValueView::Scalar { value: *value }
+        }
         InstrumentState::Histogram { sum, count, .. } => MetricValueView::Histogram {
             count: *count,
             sum: *sum,
-            buckets: s.cumulative_buckets().unwrap_or_default().into_iter().map(|(le, c)| (format_le(le), c)).collect(),
+            buckets: s
+                .cumulative_buckets()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(le, c)| (format_le(le), c))
+                .collect(),
         },
         InstrumentState::Summary { sum, count, .. } => MetricValueView::Summary {
             count: *count,
             sum: *sum,
-            quantiles: s.quantiles().unwrap_or_default().into_iter().map(|(q, v)| (format!("{q}"), v)).collect(),
+            quantiles: s
+                .quantiles()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(q, v)| (format!("{q}"), v))
+                .collect(),
         },
     }
 }

@@ -11,15 +11,31 @@ use blazar_tsdb::SeriesRef;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Record {
     /// A new series and its stable reference.
-    Series { r: SeriesRef, labels: Labels },
+    Series {
+        r: SeriesRef,
+        labels: Labels,
+    },
     /// Samples of already-declared series.
     Samples(Vec<(SeriesRef, Sample)>),
     /// A native-API metric write, replayed through the same code as live.
-    Point { labels: Labels, kind: MetricKind, value: f64, t: i64 },
+    Point {
+        labels: Labels,
+        kind: MetricKind,
+        value: f64,
+        t: i64,
+    },
     /// Metric family metadata.
-    Metadata { name: String, kind: MetricKind, help: String },
+    Metadata {
+        name: String,
+        kind: MetricKind,
+        help: String,
+    },
     /// Encoded chunks of one series (checkpoints only).
-    Chunks { r: SeriesRef, labels: Labels, chunks: Vec<Vec<u8>> },
+    Chunks {
+        r: SeriesRef,
+        labels: Labels,
+        chunks: Vec<Vec<u8>>,
+    },
     /// Instrument state of a native-API metric (checkpoints only), JSON.
     Instrument(Vec<u8>),
     Event(Box<Event>),
@@ -111,7 +127,13 @@ pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[(SeriesRef, Sample)])
     }
 }
 
-pub(crate) fn encode_point(out: &mut Vec<u8>, labels: &Labels, kind: MetricKind, value: f64, t: i64) {
+pub(crate) fn encode_point(
+    out: &mut Vec<u8>,
+    labels: &Labels,
+    kind: MetricKind,
+    value: f64,
+    t: i64,
+) {
     out.push(POINT);
     out.push(kind_byte(kind));
     out.extend_from_slice(&value.to_bits().to_le_bytes());
@@ -192,7 +214,10 @@ impl<'a> Reader<'a> {
     }
 
     fn f64(&mut self) -> Result<f64, DecodeError> {
-        let (b, rest) = self.buf.split_first_chunk::<8>().ok_or(DecodeError::Truncated)?;
+        let (b, rest) = self
+            .buf
+            .split_first_chunk::<8>()
+            .ok_or(DecodeError::Truncated)?;
         self.buf = rest;
         Ok(f64::from_bits(u64::from_le_bytes(*b)))
     }
@@ -208,7 +233,8 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<String, DecodeError> {
-        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| DecodeError::Invalid("string is not UTF-8".into()))
+        String::from_utf8(self.bytes()?.to_vec())
+            .map_err(|_| DecodeError::Invalid("string is not UTF-8".into()))
     }
 
     fn count(&mut self, min_item_bytes: usize) -> Result<usize, DecodeError> {
@@ -236,7 +262,10 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     let tag = r.byte()?;
     let json = |b: &[u8]| -> Result<_, DecodeError> { Ok(b.to_vec()) };
     match tag {
-        SERIES => Ok(Record::Series { r: SeriesRef(r.uvarint()?), labels: r.labels()? }),
+        SERIES => Ok(Record::Series {
+            r: SeriesRef(r.uvarint()?),
+            labels: r.labels()?,
+        }),
         SAMPLES => {
             let n = r.count(10)?;
             let mut v = Vec::with_capacity(n);
@@ -252,11 +281,20 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             let kind = byte_kind(r.byte()?);
             let value = r.f64()?;
             let t = r.ivarint()?;
-            Ok(Record::Point { labels: r.labels()?, kind, value, t })
+            Ok(Record::Point {
+                labels: r.labels()?,
+                kind,
+                value,
+                t,
+            })
         }
         METADATA => {
             let kind = byte_kind(r.byte()?);
-            Ok(Record::Metadata { kind, name: r.string()?, help: r.string()? })
+            Ok(Record::Metadata {
+                kind,
+                name: r.string()?,
+                help: r.string()?,
+            })
         }
         CHUNKS => {
             let sr = r.uvarint()?;
@@ -266,12 +304,22 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
             for _ in 0..n {
                 chunks.push(r.bytes()?.to_vec());
             }
-            Ok(Record::Chunks { r: SeriesRef(sr), labels, chunks })
+            Ok(Record::Chunks {
+                r: SeriesRef(sr),
+                labels,
+                chunks,
+            })
         }
         INSTRUMENT => Ok(Record::Instrument(json(r.buf)?)),
-        EVENT => serde_json::from_slice(r.buf).map(|e| Record::Event(Box::new(e))).map_err(|e| DecodeError::Invalid(e.to_string())),
-        SPAN => serde_json::from_slice(r.buf).map(|s| Record::Span(Box::new(s))).map_err(|e| DecodeError::Invalid(e.to_string())),
-        LOG => serde_json::from_slice(r.buf).map(|l| Record::Log(Box::new(l))).map_err(|e| DecodeError::Invalid(e.to_string())),
+        EVENT => serde_json::from_slice(r.buf)
+            .map(|e| Record::Event(Box::new(e)))
+            .map_err(|e| DecodeError::Invalid(e.to_string())),
+        SPAN => serde_json::from_slice(r.buf)
+            .map(|s| Record::Span(Box::new(s)))
+            .map_err(|e| DecodeError::Invalid(e.to_string())),
+        LOG => serde_json::from_slice(r.buf)
+            .map(|l| Record::Log(Box::new(l)))
+            .map_err(|e| DecodeError::Invalid(e.to_string())),
         other => Err(DecodeError::UnknownType(other)),
     }
 }
@@ -289,23 +337,65 @@ mod tests {
     fn binary_records_round_trip() {
         let mut b = Vec::new();
         encode_series(&mut b, SeriesRef(7), &labels());
-        assert_eq!(decode(&b).unwrap(), Record::Series { r: SeriesRef(7), labels: labels() });
+        assert_eq!(
+            decode(&b).unwrap(),
+            Record::Series {
+                r: SeriesRef(7),
+                labels: labels()
+            }
+        );
         b.clear();
-        let s = vec![(SeriesRef(7), Sample { t: -5, v: f64::INFINITY }), (SeriesRef(8), Sample { t: 1_700_000_000_000, v: 0.5 })];
+        let s = vec![
+            (
+                SeriesRef(7),
+                Sample {
+                    t: -5,
+                    v: f64::INFINITY,
+                },
+            ),
+            (
+                SeriesRef(8),
+                Sample {
+                    t: 1_700_000_000_000,
+                    v: 0.5,
+                },
+            ),
+        ];
         encode_samples(&mut b, &s);
         assert_eq!(decode(&b).unwrap(), Record::Samples(s));
         b.clear();
         encode_point(&mut b, &labels(), MetricKind::Counter, 2.0, 99);
-        assert_eq!(decode(&b).unwrap(), Record::Point { labels: labels(), kind: MetricKind::Counter, value: 2.0, t: 99 });
+        assert_eq!(
+            decode(&b).unwrap(),
+            Record::Point {
+                labels: labels(),
+                kind: MetricKind::Counter,
+                value: 2.0,
+                t: 99
+            }
+        );
         b.clear();
         encode_chunks(&mut b, SeriesRef(3), &labels(), &[vec![1, 2, 3], vec![]]);
-        assert_eq!(decode(&b).unwrap(), Record::Chunks { r: SeriesRef(3), labels: labels(), chunks: vec![vec![1, 2, 3], vec![]] });
+        assert_eq!(
+            decode(&b).unwrap(),
+            Record::Chunks {
+                r: SeriesRef(3),
+                labels: labels(),
+                chunks: vec![vec![1, 2, 3], vec![]]
+            }
+        );
     }
 
     #[test]
     fn truncated_records_are_errors_not_panics() {
         let mut b = Vec::new();
-        encode_samples(&mut b, &[(SeriesRef(1), Sample { t: 1, v: 1.0 }), (SeriesRef(2), Sample { t: 2, v: 2.0 })]);
+        encode_samples(
+            &mut b,
+            &[
+                (SeriesRef(1), Sample { t: 1, v: 1.0 }),
+                (SeriesRef(2), Sample { t: 2, v: 2.0 }),
+            ],
+        );
         for cut in 0..b.len() {
             assert!(decode(&b[..cut]).is_err(), "cut at {cut}");
         }

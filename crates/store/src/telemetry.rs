@@ -170,75 +170,169 @@ impl SelfMetrics {
             bus_published: Counter::default(),
             uptime_seconds: Gauge::default(),
         };
-        r.register("blazar_received", "Items received, per signal, before validation and sampling", received);
-        r.register("blazar_ingested", "Items accepted and stored, per signal", ingested);
-        r.register("blazar_rejected", "Items or requests refused with an error, per signal and reason", rejected);
-        r.register("blazar_dropped", "Items accepted but not kept, or evicted, per signal and reason", dropped);
-        r.register("blazar_wal_written_bytes", "Bytes appended to the write-ahead log", m.wal_bytes.clone());
-        r.register("blazar_wal_records", "Records appended to the write-ahead log", m.wal_records.clone());
-        r.register("blazar_wal_fsyncs", "fsync calls on the write-ahead log", m.wal_fsyncs.clone());
-        r.register("blazar_checkpoints", "Checkpoints written", m.checkpoints.clone());
-        r.register("blazar_wal_segments", "WAL segment files on disk", m.wal_segments.clone());
-        r.register("blazar_wal_disk_bytes", "Bytes of WAL segments on disk", m.wal_disk_bytes.clone());
-        r.register("blazar_active_series", "Metric series held in memory", m.active_series.clone());
-        r.register("blazar_memory_bytes", "Approximate bytes held in memory, per store", memory);
-        r.register("blazar_stream_subscribers", "Live stream subscribers connected", m.stream_subscribers.clone());
-        r.register("blazar_stream_lagged_messages", "Messages skipped for stream subscribers that lagged", m.stream_lagged.clone());
+        r.register(
+            "blazar_received",
+            "Items received, per signal, before validation and sampling",
+            received,
+        );
+        r.register(
+            "blazar_ingested",
+            "Items accepted and stored, per signal",
+            ingested,
+        );
+        r.register(
+            "blazar_rejected",
+            "Items or requests refused with an error, per signal and reason",
+            rejected,
+        );
+        r.register(
+            "blazar_dropped",
+            "Items accepted but not kept, or evicted, per signal and reason",
+            dropped,
+        );
+        r.register(
+            "blazar_wal_written_bytes",
+            "Bytes appended to the write-ahead log",
+            m.wal_bytes.clone(),
+        );
+        r.register(
+            "blazar_wal_records",
+            "Records appended to the write-ahead log",
+            m.wal_records.clone(),
+        );
+        r.register(
+            "blazar_wal_fsyncs",
+            "fsync calls on the write-ahead log",
+            m.wal_fsyncs.clone(),
+        );
+        r.register(
+            "blazar_checkpoints",
+            "Checkpoints written",
+            m.checkpoints.clone(),
+        );
+        r.register(
+            "blazar_wal_segments",
+            "WAL segment files on disk",
+            m.wal_segments.clone(),
+        );
+        r.register(
+            "blazar_wal_disk_bytes",
+            "Bytes of WAL segments on disk",
+            m.wal_disk_bytes.clone(),
+        );
+        r.register(
+            "blazar_active_series",
+            "Metric series held in memory",
+            m.active_series.clone(),
+        );
+        r.register(
+            "blazar_memory_bytes",
+            "Approximate bytes held in memory, per store",
+            memory,
+        );
+        r.register(
+            "blazar_stream_subscribers",
+            "Live stream subscribers connected",
+            m.stream_subscribers.clone(),
+        );
+        r.register(
+            "blazar_stream_lagged_messages",
+            "Messages skipped for stream subscribers that lagged",
+            m.stream_lagged.clone(),
+        );
         r.register(
             "blazar_stream_dropped_subscribers",
             "Stream subscribers disconnected for lagging too far or blocking",
             m.stream_dropped_subscribers.clone(),
         );
-        r.register("blazar_bus_published_messages", "Messages published on the internal bus", m.bus_published.clone());
-        r.register("blazar_uptime_seconds", "Seconds since the server started", m.uptime_seconds.clone());
+        r.register(
+            "blazar_bus_published_messages",
+            "Messages published on the internal bus",
+            m.bus_published.clone(),
+        );
+        r.register(
+            "blazar_uptime_seconds",
+            "Seconds since the server started",
+            m.uptime_seconds.clone(),
+        );
         Self { registry: r, ..m }
     }
 
     /// Counts items received.
     pub fn received(&self, s: Signal, n: u64) {
-        self.received.get_or_create(&SignalLabels { signal: s.as_str() }).inc_by(n);
+        self.received
+            .get_or_create(&SignalLabels { signal: s.as_str() })
+            .inc_by(n);
     }
 
     /// Counts items stored.
     pub fn ingested(&self, s: Signal, n: u64) {
-        self.ingested.get_or_create(&SignalLabels { signal: s.as_str() }).inc_by(n);
+        self.ingested
+            .get_or_create(&SignalLabels { signal: s.as_str() })
+            .inc_by(n);
     }
 
     /// Counts refused items or requests.
     pub fn rejected(&self, s: Signal, reason: RejectReason, n: u64) {
-        self.rejected.get_or_create(&ReasonLabels { signal: s.as_str(), reason: reason.as_str() }).inc_by(n);
+        self.rejected
+            .get_or_create(&ReasonLabels {
+                signal: s.as_str(),
+                reason: reason.as_str(),
+            })
+            .inc_by(n);
     }
 
     /// Counts items not kept.
     pub fn dropped(&self, s: Signal, reason: DropReason, n: u64) {
         if n > 0 {
-            self.dropped.get_or_create(&ReasonLabels { signal: s.as_str(), reason: reason.as_str() }).inc_by(n);
+            self.dropped
+                .get_or_create(&ReasonLabels {
+                    signal: s.as_str(),
+                    reason: reason.as_str(),
+                })
+                .inc_by(n);
         }
     }
 
     /// Returns a counter's current value for the stats API.
     pub fn dropped_count(&self, s: Signal, reason: DropReason) -> u64 {
-        self.dropped.get_or_create(&ReasonLabels { signal: s.as_str(), reason: reason.as_str() }).get()
+        self.dropped
+            .get_or_create(&ReasonLabels {
+                signal: s.as_str(),
+                reason: reason.as_str(),
+            })
+            .get()
     }
 
     /// Returns received/ingested counts for the stats API.
     pub fn received_count(&self, s: Signal) -> u64 {
-        self.received.get_or_create(&SignalLabels { signal: s.as_str() }).get()
+        self.received
+            .get_or_create(&SignalLabels { signal: s.as_str() })
+            .get()
     }
 
     /// Returns the stored count for the stats API.
     pub fn ingested_count(&self, s: Signal) -> u64 {
-        self.ingested.get_or_create(&SignalLabels { signal: s.as_str() }).get()
+        self.ingested
+            .get_or_create(&SignalLabels { signal: s.as_str() })
+            .get()
     }
 
     /// Returns the rejected count for the stats API.
     pub fn rejected_count(&self, s: Signal, reason: RejectReason) -> u64 {
-        self.rejected.get_or_create(&ReasonLabels { signal: s.as_str(), reason: reason.as_str() }).get()
+        self.rejected
+            .get_or_create(&ReasonLabels {
+                signal: s.as_str(),
+                reason: reason.as_str(),
+            })
+            .get()
     }
 
     /// Sets a store's memory gauge.
     pub fn set_memory(&self, store: &'static str, bytes: usize) {
-        self.memory.get_or_create(&StoreLabels { store }).set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.memory
+            .get_or_create(&StoreLabels { store })
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Counts a subscriber that lagged by `n` messages.
@@ -253,12 +347,14 @@ impl SelfMetrics {
 
     /// Sets the live-stream subscriber gauge.
     pub fn set_stream_subscribers(&self, n: usize) {
-        self.stream_subscribers.set(i64::try_from(n).unwrap_or(i64::MAX));
+        self.stream_subscribers
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Sets the uptime gauge.
     pub fn set_uptime(&self, secs: u64) {
-        self.uptime_seconds.set(i64::try_from(secs).unwrap_or(i64::MAX));
+        self.uptime_seconds
+            .set(i64::try_from(secs).unwrap_or(i64::MAX));
     }
 
     /// Renders everything in the Prometheus text format (0.0.4), which both Prometheus and
@@ -281,14 +377,24 @@ fn openmetrics_to_text(om: &str) -> String {
         if *line == "# EOF" {
             continue;
         }
-        let counter_family = |l: &str| l.strip_prefix("# TYPE ").and_then(|r| r.strip_suffix(" counter")).map(str::to_string);
+        let counter_family = |l: &str| {
+            l.strip_prefix("# TYPE ")
+                .and_then(|r| r.strip_suffix(" counter"))
+                .map(str::to_string)
+        };
         let fixed = if let Some(name) = counter_family(line) {
             format!("# TYPE {name}_total counter")
         } else if let Some(rest) = line.strip_prefix("# HELP ") {
             let name = rest.split(' ').next().unwrap_or("");
-            let next_is_counter = lines.get(i + 1).and_then(|l| counter_family(l)).is_some_and(|n| n == name);
+            let next_is_counter = lines
+                .get(i + 1)
+                .and_then(|l| counter_family(l))
+                .is_some_and(|n| n == name);
             if next_is_counter {
-                format!("# HELP {name}_total{}", rest.get(name.len()..).unwrap_or(""))
+                format!(
+                    "# HELP {name}_total{}",
+                    rest.get(name.len()..).unwrap_or("")
+                )
             } else {
                 (*line).to_string()
             }
@@ -310,9 +416,18 @@ mod tests {
         let m = SelfMetrics::new();
         m.received(Signal::Events, 2);
         let text = m.encode();
-        assert!(text.contains("# HELP blazar_received_total Items received"), "{text}");
-        assert!(text.contains("# TYPE blazar_received_total counter"), "{text}");
-        assert!(text.contains("blazar_received_total{signal=\"events\"} 2"), "{text}");
+        assert!(
+            text.contains("# HELP blazar_received_total Items received"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE blazar_received_total counter"),
+            "{text}"
+        );
+        assert!(
+            text.contains("blazar_received_total{signal=\"events\"} 2"),
+            "{text}"
+        );
         assert!(text.contains("# TYPE blazar_active_series gauge"), "{text}");
         assert!(!text.contains("# EOF"));
     }

@@ -7,7 +7,9 @@ use std::sync::atomic::Ordering;
 use blazar_bus::{Message, MessageKind};
 use blazar_ingest::json_http::{SpanFinish, SpanLog, SpanStart};
 use blazar_ingest::remote_write::Decoded;
-use blazar_model::{Event, LogRecord, MetricPoint, Sample, Span, SpanEvent, SpanId, SpanStatus, TraceId};
+use blazar_model::{
+    Event, LogRecord, MetricPoint, Sample, Span, SpanEvent, SpanId, SpanStatus, TraceId,
+};
 use blazar_signals::TraceStoreError;
 use blazar_tsdb::SeriesRef;
 use rand::Rng;
@@ -38,7 +40,11 @@ pub struct RemoteOutcome {
 }
 
 impl Store {
-    pub(crate) fn wal_append(&self, wal: &mut blazar_wal::Wal, records: &[Vec<u8>]) -> Result<(), StoreError> {
+    pub(crate) fn wal_append(
+        &self,
+        wal: &mut blazar_wal::Wal,
+        records: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
         let refs: Vec<&[u8]> = records.iter().map(Vec::as_slice).collect();
         let bytes: usize = refs.iter().map(|r| r.len() + 8).sum();
         match wal.append_batch(&refs) {
@@ -78,10 +84,15 @@ impl Store {
         self.metrics.received(Signal::Metrics, points.len() as u64);
         let mut wal = self.wal.lock();
         let (planned, derived) = self.catalog.read().plan(&points).map_err(|(i, e)| {
-            self.metrics.rejected(Signal::Metrics, RejectReason::Invalid, 1);
+            self.metrics
+                .rejected(Signal::Metrics, RejectReason::Invalid, 1);
             let msg = e.to_string();
             let (field, message) = msg.split_once(": ").unwrap_or(("body", msg.as_str()));
-            let field = if points.len() > 1 { format!("[{i}].{field}") } else { field.to_string() };
+            let field = if points.len() > 1 {
+                format!("[{i}].{field}")
+            } else {
+                field.to_string()
+            };
             StoreError::invalid(field, message)
         })?;
         let mut records = Vec::with_capacity(points.len() + 1);
@@ -119,8 +130,10 @@ impl Store {
         let planned = self.catalog.read().plan(std::slice::from_ref(&p));
         if let Ok((planned, derived)) = planned {
             let mut scratch = Vec::new();
-            let samples: Vec<(SeriesRef, Sample)> =
-                derived.iter().map(|(l, s)| (self.series_ref(l, &mut scratch), *s)).collect();
+            let samples: Vec<(SeriesRef, Sample)> = derived
+                .iter()
+                .map(|(l, s)| (self.series_ref(l, &mut scratch), *s))
+                .collect();
             self.head.append_batch(&samples);
             self.catalog.write().commit(planned);
         }
@@ -150,7 +163,10 @@ impl Store {
         records.push(sample_rec);
         let new_meta: Vec<_> = {
             let meta = self.metadata.read();
-            req.metadata.iter().filter(|(name, kind, help)| meta.get(name) != Some(&(*kind, help.clone()))).collect()
+            req.metadata
+                .iter()
+                .filter(|(name, kind, help)| meta.get(name) != Some(&(*kind, help.clone())))
+                .collect()
         };
         for (name, kind, help) in &new_meta {
             let mut b = Vec::new();
@@ -173,8 +189,13 @@ impl Store {
             duplicate: stats.duplicate,
         };
         self.metrics.ingested(Signal::Metrics, out.appended as u64);
-        self.metrics.dropped(Signal::Metrics, DropReason::OutOfOrder, out.out_of_order as u64);
-        self.metrics.dropped(Signal::Metrics, DropReason::Duplicate, out.duplicate as u64);
+        self.metrics.dropped(
+            Signal::Metrics,
+            DropReason::OutOfOrder,
+            out.out_of_order as u64,
+        );
+        self.metrics
+            .dropped(Signal::Metrics, DropReason::Duplicate, out.duplicate as u64);
         Ok(out)
     }
 
@@ -184,7 +205,10 @@ impl Store {
     /// A WAL failure.
     pub fn write_events(&self, events: Vec<Event>) -> Result<EventsOutcome, StoreError> {
         let settings = self.settings.read().clone();
-        let mut out = EventsOutcome { received: events.len(), ..EventsOutcome::default() };
+        let mut out = EventsOutcome {
+            received: events.len(),
+            ..EventsOutcome::default()
+        };
         self.metrics.received(Signal::Events, events.len() as u64);
         let mut keep = Vec::with_capacity(events.len());
         let mut rng = rand::thread_rng();
@@ -196,10 +220,16 @@ impl Store {
                 if !settings.events_enabled {
                     out.disabled += 1;
                     c.dropped += 1;
-                } else if !settings.event_types.is_empty() && !settings.event_types.iter().any(|g| g.matches(&e.event_type)) {
+                } else if !settings.event_types.is_empty()
+                    && !settings
+                        .event_types
+                        .iter()
+                        .any(|g| g.matches(&e.event_type))
+                {
                     out.filtered += 1;
                     c.dropped += 1;
-                } else if settings.sampling_rate < 1.0 && rng.gen::<f64>() >= settings.sampling_rate {
+                } else if settings.sampling_rate < 1.0 && rng.gen::<f64>() >= settings.sampling_rate
+                {
                     out.sampled_out += 1;
                     c.sampled_out += 1;
                 } else {
@@ -208,9 +238,15 @@ impl Store {
                 }
             }
         }
-        self.metrics.dropped(Signal::Events, DropReason::Disabled, out.disabled as u64);
-        self.metrics.dropped(Signal::Events, DropReason::Filtered, out.filtered as u64);
-        self.metrics.dropped(Signal::Events, DropReason::SampledOut, out.sampled_out as u64);
+        self.metrics
+            .dropped(Signal::Events, DropReason::Disabled, out.disabled as u64);
+        self.metrics
+            .dropped(Signal::Events, DropReason::Filtered, out.filtered as u64);
+        self.metrics.dropped(
+            Signal::Events,
+            DropReason::SampledOut,
+            out.sampled_out as u64,
+        );
         if keep.is_empty() {
             return Ok(out);
         }
@@ -233,7 +269,8 @@ impl Store {
         drop(wal);
         out.accepted = keep.len();
         self.metrics.ingested(Signal::Events, keep.len() as u64);
-        self.metrics.dropped(Signal::Events, DropReason::BufferFull, out.evicted as u64);
+        self.metrics
+            .dropped(Signal::Events, DropReason::BufferFull, out.evicted as u64);
         if self.bus.has_subscribers() {
             for e in keep {
                 self.bus.publish(Message {
@@ -273,7 +310,8 @@ impl Store {
         }
         drop(wal);
         self.metrics.ingested(Signal::Logs, logs.len() as u64);
-        self.metrics.dropped(Signal::Logs, DropReason::MemoryBudget, evicted as u64);
+        self.metrics
+            .dropped(Signal::Logs, DropReason::MemoryBudget, evicted as u64);
         if self.bus.has_subscribers() {
             for l in logs {
                 self.bus.publish(Message {
@@ -299,7 +337,12 @@ impl Store {
         Ok(spans.len())
     }
 
-    fn persist_spans(&self, wal: &mut blazar_wal::Wal, spans: &[Span], now_ns: i64) -> Result<(), StoreError> {
+    fn persist_spans(
+        &self,
+        wal: &mut blazar_wal::Wal,
+        spans: &[Span],
+        now_ns: i64,
+    ) -> Result<(), StoreError> {
         let records: Vec<Vec<u8>> = spans
             .iter()
             .map(|s| {
@@ -316,10 +359,14 @@ impl Store {
                 if traces.span(s.span_id).is_none() {
                     if let Some(view) = traces.trace(s.trace_id) {
                         if view.summary.span_count >= max {
-                            self.metrics.rejected(Signal::Spans, RejectReason::Invalid, 1);
+                            self.metrics
+                                .rejected(Signal::Spans, RejectReason::Invalid, 1);
                             return Err(StoreError::invalid(
                                 format!("spans[{i}]"),
-                                format!("trace {} already holds the maximum of {max} spans", s.trace_id),
+                                format!(
+                                    "trace {} already holds the maximum of {max} spans",
+                                    s.trace_id
+                                ),
                             ));
                         }
                     }
@@ -338,7 +385,8 @@ impl Store {
             }
         }
         self.metrics.ingested(Signal::Spans, spans.len() as u64);
-        self.metrics.dropped(Signal::Spans, DropReason::MemoryBudget, evicted as u64);
+        self.metrics
+            .dropped(Signal::Spans, DropReason::MemoryBudget, evicted as u64);
         Ok(())
     }
 
@@ -356,7 +404,10 @@ impl Store {
                 let parent = req.parent_span_id.or_else(|| {
                     // Seed 004 passes only a trace id: hang the span under that trace's root.
                     self.traces.read().trace(t).and_then(|v| {
-                        v.spans.iter().find(|s| s.parent_span_id.is_none()).map(|s| s.span_id)
+                        v.spans
+                            .iter()
+                            .find(|s| s.parent_span_id.is_none())
+                            .map(|s| s.span_id)
                     })
                 });
                 (t, parent)
@@ -366,8 +417,18 @@ impl Store {
         let service = req
             .service
             .clone()
-            .or_else(|| req.tags.get("service.name").and_then(Value::as_str).map(str::to_string))
-            .or_else(|| req.tags.get("plugin_id").and_then(Value::as_str).map(str::to_string))
+            .or_else(|| {
+                req.tags
+                    .get("service.name")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
+            .or_else(|| {
+                req.tags
+                    .get("plugin_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            })
             .unwrap_or_else(|| UNKNOWN_SERVICE.to_string());
         let span = Span {
             trace_id,
@@ -389,21 +450,33 @@ impl Store {
     }
 
     /// Applies `f` to an open span and persists the result.
-    fn update_open_span(&self, id: SpanId, now_ns: i64, f: impl FnOnce(&mut Span)) -> Result<Span, StoreError> {
+    fn update_open_span(
+        &self,
+        id: SpanId,
+        now_ns: i64,
+        f: impl FnOnce(&mut Span),
+    ) -> Result<Span, StoreError> {
         let mut wal = self.wal.lock();
         let mut span = match self.traces.read().span(id) {
             Some(s) => s.clone(),
             None => {
-                self.metrics.rejected(Signal::Spans, RejectReason::NotFound, 1);
+                self.metrics
+                    .rejected(Signal::Spans, RejectReason::NotFound, 1);
                 return Err(StoreError::NotFound {
                     field: "span_id".into(),
-                    message: format!("no open span {id}; create it with POST /api/v1/telemetry/traces/spans"),
+                    message: format!(
+                        "no open span {id}; create it with POST /api/v1/telemetry/traces/spans"
+                    ),
                 });
             }
         };
         if span.end_unix_nano.is_some() {
-            self.metrics.rejected(Signal::Spans, RejectReason::Conflict, 1);
-            return Err(StoreError::Conflict { field: "span_id".into(), message: format!("span {id} is already finished") });
+            self.metrics
+                .rejected(Signal::Spans, RejectReason::Conflict, 1);
+            return Err(StoreError::Conflict {
+                field: "span_id".into(),
+                message: format!("span {id} is already finished"),
+            });
         }
         f(&mut span);
         let mut b = Vec::with_capacity(512);
@@ -411,7 +484,9 @@ impl Store {
         self.wal_append(&mut wal, &[b])?;
         match self.traces.write().upsert_span(span.clone(), now_ns) {
             Ok(_) => {}
-            Err(TraceStoreError::UnknownSpan { .. }) | Err(_) => tracing::warn!(span = %id, "span update not applied"),
+            Err(TraceStoreError::UnknownSpan { .. }) | Err(_) => {
+                tracing::warn!(span = %id, "span update not applied")
+            }
         }
         Ok(span)
     }
@@ -420,10 +495,19 @@ impl Store {
     ///
     /// # Errors
     /// Unknown span (404), finished span (409), WAL failure.
-    pub fn tag_span(&self, id: SpanId, tags: std::collections::BTreeMap<String, Value>, now_ns: i64) -> Result<(), StoreError> {
+    pub fn tag_span(
+        &self,
+        id: SpanId,
+        tags: std::collections::BTreeMap<String, Value>,
+        now_ns: i64,
+    ) -> Result<(), StoreError> {
         self.update_open_span(id, now_ns, |s| {
             if s.service == UNKNOWN_SERVICE {
-                if let Some(p) = tags.get("service.name").or_else(|| tags.get("plugin_id")).and_then(Value::as_str) {
+                if let Some(p) = tags
+                    .get("service.name")
+                    .or_else(|| tags.get("plugin_id"))
+                    .and_then(Value::as_str)
+                {
                     s.service = p.to_string();
                 }
             }
@@ -441,7 +525,9 @@ impl Store {
             s.events.push(SpanEvent {
                 time_unix_nano: log.time_ns,
                 name: log.message.clone(),
-                attributes: [("level".to_string(), json!(log.level.as_str()))].into_iter().collect(),
+                attributes: [("level".to_string(), json!(log.level.as_str()))]
+                    .into_iter()
+                    .collect(),
             });
         })?;
         let rec = LogRecord {
@@ -478,12 +564,20 @@ fn type_counts<'a>(
 ) -> &'a mut crate::query::TypeCounts {
     // Bounded: past this many distinct types, the rest are counted together.
     const MAX_TYPES: usize = 1000;
-    let key = if types.len() >= MAX_TYPES && !types.contains_key(t) { "_other" } else { t };
+    let key = if types.len() >= MAX_TYPES && !types.contains_key(t) {
+        "_other"
+    } else {
+        t
+    };
     types.entry(key.to_string()).or_default()
 }
 
 fn metric_message(p: &MetricPoint) -> Message {
-    let tags: serde_json::Map<String, Value> = p.labels.tags().map(|(k, v)| (k.to_string(), json!(v))).collect();
+    let tags: serde_json::Map<String, Value> = p
+        .labels
+        .tags()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
     Message {
         kind: MessageKind::MetricUpdate,
         timestamp_ns: p.t.saturating_mul(blazar_model::NANOS_PER_MILLI),

@@ -48,12 +48,13 @@ pub(crate) fn encode_header(kind: FileKind, number: u64) -> [u8; HEADER_LEN] {
     ]
 }
 
-/// Checks a header against the expected kind and number (from the file name).
+/// Checks a header against the expected kind and, if known, the number in the file name;
+/// returns the header's number.
 pub(crate) fn decode_header(
     header: [u8; HEADER_LEN],
     kind: FileKind,
-    expected_number: u64,
-) -> Result<(), Corruption> {
+    expected_number: Option<u64>,
+) -> Result<u64, Corruption> {
     let [m0, m1, m2, m3, version, found_kind, _r0, _r1, n0, n1, n2, n3, n4, n5, n6, n7] = header;
     if [m0, m1, m2, m3] != MAGIC {
         return Err(Corruption::BadMagic);
@@ -65,13 +66,10 @@ pub(crate) fn decode_header(
         return Err(Corruption::WrongKind(found_kind));
     }
     let found = u64::from_le_bytes([n0, n1, n2, n3, n4, n5, n6, n7]);
-    if found != expected_number {
-        return Err(Corruption::NumberMismatch {
-            expected: expected_number,
-            found,
-        });
+    match expected_number {
+        Some(expected) if expected != found => Err(Corruption::NumberMismatch { expected, found }),
+        _ => Ok(found),
     }
-    Ok(())
 }
 
 /// Returns the payload length as a frame length, or `None` if it exceeds [`MAX_RECORD_BYTES`].
@@ -99,11 +97,6 @@ pub(crate) fn encode_frame(buf: &mut Vec<u8>, len: u32, payload: &[u8]) {
     buf.extend_from_slice(payload);
 }
 
-/// Returns the size of the frame holding `len` payload bytes.
-pub(crate) fn frame_size(len: u32) -> u64 {
-    FRAME_HEADER_LEN as u64 + u64::from(len)
-}
-
 /// A decoded 8-byte frame header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FrameHeader {
@@ -112,7 +105,9 @@ pub(crate) enum FrameHeader {
 }
 
 /// Decodes a frame header; a length above the limit (other than the footer marker) is corrupt.
-pub(crate) fn decode_frame_header(bytes: [u8; FRAME_HEADER_LEN]) -> Result<FrameHeader, Corruption> {
+pub(crate) fn decode_frame_header(
+    bytes: [u8; FRAME_HEADER_LEN],
+) -> Result<FrameHeader, Corruption> {
     let [l0, l1, l2, l3, c0, c1, c2, c3] = bytes;
     let len = u32::from_le_bytes([l0, l1, l2, l3]);
     let crc = u32::from_le_bytes([c0, c1, c2, c3]);
@@ -141,7 +136,10 @@ fn footer_body(records: u64, payload_bytes: u64) -> [u8; FOOTER_BODY_LEN] {
 }
 
 /// Decodes a footer body whose frame header carried `crc`; returns (records, payload bytes).
-pub(crate) fn decode_footer(crc: u32, body: [u8; FOOTER_BODY_LEN]) -> Result<(u64, u64), Corruption> {
+pub(crate) fn decode_footer(
+    crc: u32,
+    body: [u8; FOOTER_BODY_LEN],
+) -> Result<(u64, u64), Corruption> {
     if frame_crc(FOOTER_MARKER.to_le_bytes(), &body) != crc {
         return Err(Corruption::CrcMismatch);
     }
@@ -159,13 +157,14 @@ mod tests {
     #[test]
     fn header_round_trips_and_rejects_mismatches() {
         let header = encode_header(FileKind::Segment, 42);
-        assert_eq!(decode_header(header, FileKind::Segment, 42), Ok(()));
+        assert_eq!(decode_header(header, FileKind::Segment, Some(42)), Ok(42));
+        assert_eq!(decode_header(header, FileKind::Segment, None), Ok(42));
         assert_eq!(
-            decode_header(header, FileKind::Checkpoint, 42),
+            decode_header(header, FileKind::Checkpoint, Some(42)),
             Err(Corruption::WrongKind(1))
         );
         assert_eq!(
-            decode_header(header, FileKind::Segment, 7),
+            decode_header(header, FileKind::Segment, Some(7)),
             Err(Corruption::NumberMismatch {
                 expected: 7,
                 found: 42
@@ -174,11 +173,14 @@ mod tests {
         let mut bad = header;
         bad[4] = 9;
         assert_eq!(
-            decode_header(bad, FileKind::Segment, 42),
+            decode_header(bad, FileKind::Segment, Some(42)),
             Err(Corruption::UnsupportedVersion(9))
         );
         bad[0] = b'X';
-        assert_eq!(decode_header(bad, FileKind::Segment, 42), Err(Corruption::BadMagic));
+        assert_eq!(
+            decode_header(bad, FileKind::Segment, Some(42)),
+            Err(Corruption::BadMagic)
+        );
     }
 
     #[test]

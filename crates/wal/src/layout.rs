@@ -51,7 +51,10 @@ pub(crate) fn parse_checkpoint_name(name: &str) -> Option<u64> {
 }
 
 pub(crate) fn parse_checkpoint_temp_name(name: &str) -> Option<u64> {
-    parse_number(name.strip_prefix(CHECKPOINT_PREFIX)?.strip_suffix(TEMP_SUFFIX)?)
+    parse_number(
+        name.strip_prefix(CHECKPOINT_PREFIX)?
+            .strip_suffix(TEMP_SUFFIX)?,
+    )
 }
 
 /// Returns the number from a file name, if `path` names a checkpoint.
@@ -147,12 +150,22 @@ mod tests {
         assert_eq!(parse_segment_name("123456789.wal"), Some(123_456_789));
         assert_eq!(checkpoint_number_of(&checkpoint_path(dir, 9)), Some(9));
         assert_eq!(checkpoint_number_of(&checkpoint_temp_path(dir, 9)), None);
-        assert_eq!(parse_checkpoint_temp_name("checkpoint.00000009.tmp"), Some(9));
+        assert_eq!(
+            parse_checkpoint_temp_name("checkpoint.00000009.tmp"),
+            Some(9)
+        );
     }
 
     #[test]
     fn foreign_names_are_ignored() {
-        for name in ["x.wal", ".wal", "0001.wal.bak", "+1.wal", "checkpoint.", "checkpoint.1a"] {
+        for name in [
+            "x.wal",
+            ".wal",
+            "0001.wal.bak",
+            "+1.wal",
+            "checkpoint.",
+            "checkpoint.1a",
+        ] {
             assert_eq!(parse_segment_name(name), None, "{name}");
             assert_eq!(parse_checkpoint_name(name), None, "{name}");
         }

@@ -51,12 +51,13 @@ impl<R: Read> FrameReader<R> {
         self.offset
     }
 
-    /// Reads and checks the file header. `Ok(Err(_))` means the header is unusable.
+    /// Reads and checks the file header; returns its number. `Ok(Err(_))` means the header
+    /// is unusable.
     pub(crate) fn read_header(
         &mut self,
         kind: FileKind,
-        number: u64,
-    ) -> io::Result<Result<(), Corruption>> {
+        number: Option<u64>,
+    ) -> io::Result<Result<u64, Corruption>> {
         let mut header = [0u8; HEADER_LEN];
         if !self.fill(&mut header)? {
             return Ok(Err(Corruption::TornHeader));
@@ -160,7 +161,7 @@ mod tests {
 
     fn scan(bytes: &[u8]) -> (Vec<Vec<u8>>, Option<(u64, Corruption)>) {
         let mut reader = FrameReader::new(bytes, bytes.len() as u64);
-        if let Err(reason) = reader.read_header(FileKind::Segment, 1).unwrap() {
+        if let Err(reason) = reader.read_header(FileKind::Segment, Some(1)).unwrap() {
             return (Vec::new(), Some((0, reason)));
         }
         let mut out = Vec::new();
@@ -207,7 +208,10 @@ mod tests {
         let mut bytes = file(&[b"x"]);
         encode_footer(&mut bytes, 1, 1);
         let mut reader = FrameReader::new(bytes.as_slice(), bytes.len() as u64);
-        reader.read_header(FileKind::Segment, 1).unwrap().unwrap();
+        reader
+            .read_header(FileKind::Segment, Some(1))
+            .unwrap()
+            .unwrap();
         assert!(matches!(reader.next_item().unwrap(), Item::Record { .. }));
         assert!(matches!(
             reader.next_item().unwrap(),

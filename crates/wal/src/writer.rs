@@ -9,7 +9,9 @@ use std::path::Path;
 use tracing::{debug, error, info, warn};
 
 use crate::error::WalError;
-use crate::format::{encode_frame, encode_header, record_len, FileKind, HEADER_LEN, MAX_RECORD_BYTES};
+use crate::format::{
+    encode_frame, encode_header, record_len, FileKind, HEADER_LEN, MAX_RECORD_BYTES,
+};
 use crate::layout::{
     parse_checkpoint_name, parse_checkpoint_temp_name, parse_segment_name, read_dir, segment_path,
     sync_dir, SegmentInfo,
@@ -102,8 +104,12 @@ impl Wal {
                 highest = highest.max(n);
             } else if parse_checkpoint_temp_name(&entry.name).is_some() {
                 match fs::remove_file(&entry.path) {
-                    Ok(()) => debug!(path = %entry.path.display(), "removed stale wal checkpoint temporary"),
-                    Err(err) => warn!(path = %entry.path.display(), error = %err, "cannot remove stale wal checkpoint temporary"),
+                    Ok(()) => {
+                        debug!(path = %entry.path.display(), "removed stale wal checkpoint temporary")
+                    }
+                    Err(err) => {
+                        warn!(path = %entry.path.display(), error = %err, "cannot remove stale wal checkpoint temporary")
+                    }
                 }
             }
         }
@@ -382,8 +388,10 @@ fn create_segment(dir: &Path, number: u64) -> Result<File, WalError> {
         .open(&path)
         .map_err(create_err)?;
     if let Err(err) = file.write_all(&encode_header(FileKind::Segment, number)) {
-        // Best effort: a header-less segment is harmless to replay, just untidy.
-        let _ = fs::remove_file(&path);
+        // A header-less segment is harmless to replay, just untidy.
+        if let Err(remove_err) = fs::remove_file(&path) {
+            warn!(path = %path.display(), error = %remove_err, "cannot remove half-created wal segment");
+        }
         return Err(create_err(err));
     }
     Ok(file)

@@ -16,13 +16,26 @@ use super::json_body;
 use crate::params::{count, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
-pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = state.settings();
     let m = state.store.self_metrics();
-    let value = json_body(&state, &headers, body).await.inspect_err(|_| m.rejected(Signal::Events, RejectReason::Invalid, 1))?;
-    let source_id = state.store.settings().source_id;
-    let events = parse_events(&value, s.max_batch_items, &EventDefaults { source_id: &source_id, now: now_ns() })
+    let value = json_body(&state, &headers, body)
+        .await
         .inspect_err(|_| m.rejected(Signal::Events, RejectReason::Invalid, 1))?;
+    let source_id = state.store.settings().source_id;
+    let events = parse_events(
+        &value,
+        s.max_batch_items,
+        &EventDefaults {
+            source_id: &source_id,
+            now: now_ns(),
+        },
+    )
+    .inspect_err(|_| m.rejected(Signal::Events, RejectReason::Invalid, 1))?;
     let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let out = state.store.write_events(events)?;
     // Seed 002's emit never fails its caller: filtered or sampled-out events are still a 200,
@@ -41,7 +54,10 @@ pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body
     ))
 }
 
-pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let now = now_ns();
     let default_batch = state.settings().batch_size;
     let limit = match q.get("batch_size").or_else(|| q.get("limit")) {
@@ -49,13 +65,26 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<
         None => default_batch,
     };
     let query = EventQuery {
-        event_type: q.get("event_type").or_else(|| q.get("type")).map(|g| Glob::new(g)),
+        event_type: q
+            .get("event_type")
+            .or_else(|| q.get("type"))
+            .map(|g| Glob::new(g)),
         source: q.get("source").cloned(),
-        since_ns: q.get("since").map(|v| time_or_ago("since", v, now)).transpose()?,
-        until_ns: q.get("until").map(|v| time_or_ago("until", v, now)).transpose()?,
+        since_ns: q
+            .get("since")
+            .map(|v| time_or_ago("since", v, now))
+            .transpose()?,
+        until_ns: q
+            .get("until")
+            .map(|v| time_or_ago("until", v, now))
+            .transpose()?,
         after_seq: q
             .get("after")
-            .map(|v| v.parse::<u64>().map_err(|_| ApiError::invalid("after", format!("expected a sequence number, got {v:?}"))))
+            .map(|v| {
+                v.parse::<u64>().map_err(|_| {
+                    ApiError::invalid("after", format!("expected a sequence number, got {v:?}"))
+                })
+            })
             .transpose()?,
         limit,
     };

@@ -16,7 +16,10 @@ pub(crate) async fn get(State(state): State<AppState>) -> (StatusCode, Json<Valu
             "store".into(),
             ComponentCheck {
                 status: "healthy",
-                message: format!("{} series, {} events, {} spans, {} logs", stats.series, stats.events, stats.spans, stats.logs),
+                message: format!(
+                    "{} series, {} events, {} spans, {} logs",
+                    stats.series, stats.events, stats.spans, stats.logs
+                ),
             },
         ),
         (
@@ -24,7 +27,10 @@ pub(crate) async fn get(State(state): State<AppState>) -> (StatusCode, Json<Valu
             match (&stats.wal_healthy, &stats.wal_error) {
                 (true, _) => ComponentCheck {
                     status: "healthy",
-                    message: format!("{} segments, {} bytes on disk", stats.wal_segments, stats.wal_disk_bytes),
+                    message: format!(
+                        "{} segments, {} bytes on disk",
+                        stats.wal_segments, stats.wal_disk_bytes
+                    ),
                 },
                 (false, e) => ComponentCheck {
                     status: "unhealthy",
@@ -34,26 +40,48 @@ pub(crate) async fn get(State(state): State<AppState>) -> (StatusCode, Json<Valu
         ),
         ("bus".into(), {
             let bus = state.store.bus();
-            let dropped = bus.stats().dropped_subscribers.load(std::sync::atomic::Ordering::Relaxed);
+            let dropped = bus
+                .stats()
+                .dropped_subscribers
+                .load(std::sync::atomic::Ordering::Relaxed);
             ComponentCheck {
                 status: "healthy",
-                message: format!("{} subscribers, {} dropped for lagging", bus.subscribers(), dropped),
+                message: format!(
+                    "{} subscribers, {} dropped for lagging",
+                    bus.subscribers(),
+                    dropped
+                ),
             }
         }),
     ];
     for src in state.health_sources.iter() {
         checks.extend(src.checks());
     }
-    let worst = checks.iter().map(|(_, c)| rank(c.status)).max().unwrap_or(0);
+    let worst = checks
+        .iter()
+        .map(|(_, c)| rank(c.status))
+        .max()
+        .unwrap_or(0);
     let status = match worst {
         0 => "healthy",
         1 => "degraded",
         _ => "unhealthy",
     };
-    let code = if worst >= 2 { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::OK };
-    let checks: Map<String, Value> =
-        checks.into_iter().map(|(k, c)| (k, json!({"status": c.status, "message": c.message}))).collect();
-    (code, Json(json!({"status": status, "checks": checks, "timestamp": blazar_model::format_rfc3339_nanos(now_ns())})))
+    let code = if worst >= 2 {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let checks: Map<String, Value> = checks
+        .into_iter()
+        .map(|(k, c)| (k, json!({"status": c.status, "message": c.message})))
+        .collect();
+    (
+        code,
+        Json(
+            json!({"status": status, "checks": checks, "timestamp": blazar_model::format_rfc3339_nanos(now_ns())}),
+        ),
+    )
 }
 
 fn rank(s: &str) -> u8 {

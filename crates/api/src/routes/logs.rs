@@ -15,10 +15,16 @@ use super::json_body;
 use crate::params::{count, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
-pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = state.settings();
     let m = state.store.self_metrics();
-    let value = json_body(&state, &headers, body).await.inspect_err(|_| m.rejected(Signal::Logs, RejectReason::Invalid, 1))?;
+    let value = json_body(&state, &headers, body)
+        .await
+        .inspect_err(|_| m.rejected(Signal::Logs, RejectReason::Invalid, 1))?;
     let now = now_ns();
     let logs = blazar_ingest::json_http::parse_logs(&value, s.max_batch_items, now)
         .inspect_err(|_| m.rejected(Signal::Logs, RejectReason::Invalid, 1))?;
@@ -26,21 +32,38 @@ pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
 }
 
-pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let now = now_ns();
     let query = LogQuery {
         service: q.get("service").cloned(),
         min_severity: q
             .get("level")
-            .map(|l| Severity::parse(l).ok_or_else(|| ApiError::invalid("level", format!("expected trace, debug, info, warn, error or fatal, got {l:?}"))))
+            .map(|l| {
+                Severity::parse(l).ok_or_else(|| {
+                    ApiError::invalid(
+                        "level",
+                        format!("expected trace, debug, info, warn, error or fatal, got {l:?}"),
+                    )
+                })
+            })
             .transpose()?,
         text: q.get("q").cloned(),
         trace_id: q
             .get("trace_id")
             .map(|t| t.parse().map_err(|e| ApiError::invalid("trace_id", e)))
             .transpose()?,
-        since_ns: q.get("since").map(|v| time_or_ago("since", v, now)).transpose()?,
-        limit: q.get("limit").map(|l| count("limit", l, 10_000)).transpose()?.unwrap_or(100),
+        since_ns: q
+            .get("since")
+            .map(|v| time_or_ago("since", v, now))
+            .transpose()?,
+        limit: q
+            .get("limit")
+            .map(|l| count("limit", l, 10_000))
+            .transpose()?
+            .unwrap_or(100),
     };
     let logs: Vec<Value> = state
         .store
@@ -49,7 +72,10 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<
         .map(|l| {
             let mut v = serde_json::to_value(&l).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
-                o.insert("timestamp".into(), json!(blazar_model::format_rfc3339_nanos(l.timestamp_ns)));
+                o.insert(
+                    "timestamp".into(),
+                    json!(blazar_model::format_rfc3339_nanos(l.timestamp_ns)),
+                );
             }
             v
         })

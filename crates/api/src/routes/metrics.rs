@@ -14,28 +14,52 @@ use super::json_body;
 use crate::params::{count, now_ns};
 use crate::{ApiError, AppState};
 
-pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<(StatusCode, Json<Value>), ApiError> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = state.settings();
     let m = state.store.self_metrics();
-    let value = json_body(&state, &headers, body).await.inspect_err(|e| reject(m, e))?;
-    let points = blazar_ingest::json_http::parse_metrics(&value, &s.limits, s.max_batch_items, now_ns()).inspect_err(|_| {
-        m.rejected(Signal::Metrics, RejectReason::Invalid, 1);
-    })?;
+    let value = json_body(&state, &headers, body)
+        .await
+        .inspect_err(|e| reject(m, e))?;
+    let points =
+        blazar_ingest::json_http::parse_metrics(&value, &s.limits, s.max_batch_items, now_ns())
+            .inspect_err(|_| {
+                m.rejected(Signal::Metrics, RejectReason::Invalid, 1);
+            })?;
     let n = state.store.write_points(points)?;
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
 }
 
 pub(crate) fn reject(m: &blazar_store::SelfMetrics, e: &ApiError) {
-    let reason = if e.status == StatusCode::PAYLOAD_TOO_LARGE { RejectReason::TooLarge } else { RejectReason::Invalid };
+    let reason = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+        RejectReason::TooLarge
+    } else {
+        RejectReason::Invalid
+    };
     m.rejected(Signal::Metrics, reason, 1);
 }
 
-pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let glob = q.get("name").map(|n| Glob::new(n));
-    let limit = q.get("limit").map(|l| count("limit", l, 100_000)).transpose()?.unwrap_or(1000);
+    let limit = q
+        .get("limit")
+        .map(|l| count("limit", l, 100_000))
+        .transpose()?
+        .unwrap_or(1000);
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.list_metrics(glob.as_ref(), limit))
         .await
-        .map_err(|e| ApiError::new(blazar_model::ErrorKind::Internal, format!("listing metrics: {e}")))?;
+        .map_err(|e| {
+            ApiError::new(
+                blazar_model::ErrorKind::Internal,
+                format!("listing metrics: {e}"),
+            )
+        })?;
     Ok(Json(json!({"metrics": rows})))
 }

@@ -8,26 +8,42 @@ use blazar_store::{RejectReason, Signal};
 
 use crate::{ApiError, AppState};
 
-pub(crate) async fn post(State(state): State<AppState>, headers: HeaderMap, body: Body) -> Result<StatusCode, ApiError> {
+pub(crate) async fn post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
     let s = state.settings();
     let m = state.store.self_metrics().clone();
     // remote_write bodies are snappy, not gzip: read raw with the same byte limit.
-    let bytes = crate::body::read(&HeaderMap::new(), body, s.max_body_bytes).await.inspect_err(|e| {
-        let reason = if e.status == StatusCode::PAYLOAD_TOO_LARGE { RejectReason::TooLarge } else { RejectReason::Invalid };
-        m.rejected(Signal::Metrics, reason, 1);
-    })?;
+    let bytes = crate::body::read(&HeaderMap::new(), body, s.max_body_bytes)
+        .await
+        .inspect_err(|e| {
+            let reason = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
+                RejectReason::TooLarge
+            } else {
+                RejectReason::Invalid
+            };
+            m.rejected(Signal::Metrics, reason, 1);
+        })?;
     let _ = headers;
     let limits = s.limits;
     // Decompress the body to at most 8x the wire limit (remote_write compresses ~5-10x).
     let max_raw = s.max_body_bytes.saturating_mul(8);
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
-        let decoded = blazar_ingest::remote_write::decode(&bytes, max_raw, &limits).inspect_err(|_| {
-            m.rejected(Signal::Metrics, RejectReason::Invalid, 1);
-        })?;
+        let decoded =
+            blazar_ingest::remote_write::decode(&bytes, max_raw, &limits).inspect_err(|_| {
+                m.rejected(Signal::Metrics, RejectReason::Invalid, 1);
+            })?;
         store.write_remote(decoded).map_err(ApiError::from)
     })
     .await
-    .map_err(|e| ApiError::new(blazar_model::ErrorKind::Internal, format!("remote_write worker: {e}")))??;
+    .map_err(|e| {
+        ApiError::new(
+            blazar_model::ErrorKind::Internal,
+            format!("remote_write worker: {e}"),
+        )
+    })??;
     Ok(StatusCode::NO_CONTENT)
 }

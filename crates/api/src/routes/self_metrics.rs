@@ -13,7 +13,10 @@ pub(crate) async fn get(State(state): State<AppState>) -> impl IntoResponse {
     m.set_stream_subscribers(state.store.bus().subscribers());
     m.set_uptime(state.started.elapsed().as_secs());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         m.encode(),
     )
 }

@@ -36,8 +36,12 @@ impl Filter {
                     let mut set = HashSet::new();
                     for t in v.split(',').map(str::trim).filter(|t| !t.is_empty()) {
                         let kind = MessageKind::parse(t).ok_or_else(|| {
-                            let all: Vec<&str> = MessageKind::ALL.iter().map(|k| k.as_str()).collect();
-                            ApiError::invalid("types", format!("unknown type {t:?}; expected some of {}", all.join(", ")))
+                            let all: Vec<&str> =
+                                MessageKind::ALL.iter().map(|k| k.as_str()).collect();
+                            ApiError::invalid(
+                                "types",
+                                format!("unknown type {t:?}; expected some of {}", all.join(", ")),
+                            )
                         })?;
                         set.insert(kind);
                     }
@@ -52,7 +56,10 @@ impl Filter {
 
     fn wants(&self, m: &Message) -> bool {
         self.types.as_ref().is_none_or(|t| t.contains(&m.kind))
-            && self.service.as_ref().is_none_or(|s| m.service.as_deref() == Some(s.as_str()))
+            && self
+                .service
+                .as_ref()
+                .is_none_or(|s| m.service.as_deref() == Some(s.as_str()))
     }
 }
 
@@ -74,7 +81,10 @@ fn decode(s: &str) -> String {
         match b {
             b'+' => out.push(b' '),
             b'%' => {
-                let hex = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok());
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 if let Some(h) = hex {
                     out.push(h);
                     i += 2;
@@ -98,12 +108,18 @@ pub(crate) struct Frame {
 
 fn frame(m: &Message) -> Frame {
     let v = json!({"type": m.kind.as_str(), "timestamp": blazar_model::format_rfc3339_nanos(m.timestamp_ns), "data": m.data});
-    Frame { kind: m.kind.as_str().to_string(), json: v.to_string() }
+    Frame {
+        kind: m.kind.as_str().to_string(),
+        json: v.to_string(),
+    }
 }
 
 fn lag_frame(skipped: u64) -> Frame {
     let v = json!({"type": "lagged", "timestamp": blazar_model::format_rfc3339_nanos(crate::params::now_ns()), "data": {"skipped": skipped}});
-    Frame { kind: "lagged".into(), json: v.to_string() }
+    Frame {
+        kind: "lagged".into(),
+        json: v.to_string(),
+    }
 }
 
 /// Why a pump stopped.
@@ -150,7 +166,11 @@ where
 pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response {
     let s = state.settings();
     if !s.stream_enabled {
-        return ApiError::new(blazar_model::ErrorKind::Unavailable, "stream: disabled by stream.enabled (enable_realtime_stream)").into_response();
+        return ApiError::new(
+            blazar_model::ErrorKind::Unavailable,
+            "stream: disabled by stream.enabled (enable_realtime_stream)",
+        )
+        .into_response();
     }
     let (mut parts, _) = req.into_parts();
     let filter = match Filter::parse(parts.uri.query()) {
@@ -171,7 +191,11 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
         m.stream_lagged(lagged);
         if end == PumpEnd::TooSlow {
             m.stream_dropped();
-            store.bus().stats().dropped_subscribers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            store
+                .bus()
+                .stats()
+                .dropped_subscribers
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(lagged, "dropped a stream subscriber that fell behind");
         }
     };
@@ -182,7 +206,10 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
         };
         return ws.on_upgrade(move |socket| async move {
             let (tx, mut rx_ws) = socket.split();
-            let sink = tx.with(|f: Frame| async move { Ok::<_, axum::Error>(WsMessage::Text(f.json.into())) });
+            let sink =
+                tx.with(
+                    |f: Frame| async move { Ok::<_, axum::Error>(WsMessage::Text(f.json.into())) },
+                );
             let sink = Box::pin(sink);
             // Read side: only to notice a close; clients send nothing we act on.
             let reader = tokio::spawn(async move { while let Some(Ok(_)) = rx_ws.next().await {} });
@@ -198,9 +225,14 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
         let sink = tokio_util::sync::PollSender::new(tx);
         finish(pump(rx, filter, sink, max_lag, timeout).await);
     });
-    let first = futures_util::stream::once(async { Ok::<_, Infallible>(SseEvent::default().comment("connected")) });
-    let events = tokio_stream::wrappers::ReceiverStream::new(out).map(|f| Ok(SseEvent::default().event(f.kind).data(f.json)));
-    Sse::new(first.chain(events)).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response()
+    let first = futures_util::stream::once(async {
+        Ok::<_, Infallible>(SseEvent::default().comment("connected"))
+    });
+    let events = tokio_stream::wrappers::ReceiverStream::new(out)
+        .map(|f| Ok(SseEvent::default().event(f.kind).data(f.json)));
+    Sse::new(first.chain(events))
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response()
 }
 
 #[cfg(test)]
@@ -209,7 +241,12 @@ mod tests {
     use blazar_bus::Bus;
 
     fn msg(kind: MessageKind, service: &str) -> Message {
-        Message { kind, timestamp_ns: 0, service: Some(service.into()), data: json!({}) }
+        Message {
+            kind,
+            timestamp_ns: 0,
+            service: Some(service.into()),
+            data: json!({}),
+        }
     }
 
     #[test]
@@ -242,7 +279,14 @@ mod tests {
             bus.publish(msg(MessageKind::Event, "a"));
         }
         let (tx, _out) = tokio::sync::mpsc::channel::<Frame>(100);
-        let (end, _) = pump(rx, Filter::default(), tokio_util::sync::PollSender::new(tx), 10, Duration::from_secs(5)).await;
+        let (end, _) = pump(
+            rx,
+            Filter::default(),
+            tokio_util::sync::PollSender::new(tx),
+            10,
+            Duration::from_secs(5),
+        )
+        .await;
         assert_eq!(end, PumpEnd::TooSlow);
     }
 
@@ -254,7 +298,14 @@ mod tests {
         for _ in 0..5 {
             bus.publish(msg(MessageKind::Event, "a"));
         }
-        let (end, _) = pump(rx, Filter::default(), tokio_util::sync::PollSender::new(tx), 100, Duration::from_millis(50)).await;
+        let (end, _) = pump(
+            rx,
+            Filter::default(),
+            tokio_util::sync::PollSender::new(tx),
+            100,
+            Duration::from_millis(50),
+        )
+        .await;
         assert_eq!(end, PumpEnd::TooSlow);
     }
 }

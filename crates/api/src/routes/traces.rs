@@ -12,10 +12,15 @@ use serde_json::{json, Value};
 use crate::params::{count, duration_ns, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
-pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Result<Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<Value>, ApiError> {
     let now = now_ns();
-    let mut tags: Vec<(String, String)> =
-        q.iter().filter_map(|(k, v)| k.strip_prefix("tag.").map(|t| (t.to_string(), v.clone()))).collect();
+    let mut tags: Vec<(String, String)> = q
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("tag.").map(|t| (t.to_string(), v.clone())))
+        .collect();
     if let Some(p) = q.get("plugin_id") {
         tags.push(("plugin_id".into(), p.clone()));
     }
@@ -23,10 +28,17 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<
     let errors_only = match q.get("status").map(String::as_str) {
         None | Some("any") => false,
         Some("error") => true,
-        Some(other) => return Err(ApiError::invalid("status", format!("expected \"error\", got {other:?}"))),
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "status",
+                format!("expected \"error\", got {other:?}"),
+            ))
+        }
     };
     let start_ns = match (q.get("since"), q.get("start")) {
-        (Some(_), Some(_)) => return Err(ApiError::invalid("since", "give since or start, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid("since", "give since or start, not both"))
+        }
         (Some(v), None) => Some(time_or_ago("since", v, now)?),
         (None, Some(v)) => Some(time_or_ago("start", v, now)?),
         (None, None) => None,
@@ -36,19 +48,42 @@ pub(crate) async fn list(State(state): State<AppState>, Query(q): Query<HashMap<
         operation: q.get("operation").cloned(),
         tags,
         errors_only,
-        min_duration_ns: q.get("min_duration").map(|v| duration_ns("min_duration", v)).transpose()?,
+        min_duration_ns: q
+            .get("min_duration")
+            .map(|v| duration_ns("min_duration", v))
+            .transpose()?,
         start_ns,
-        end_ns: q.get("end").map(|v| time_or_ago("end", v, now)).transpose()?,
-        limit: q.get("limit").map(|l| count("limit", l, 10_000)).transpose()?.unwrap_or(100),
+        end_ns: q
+            .get("end")
+            .map(|v| time_or_ago("end", v, now))
+            .transpose()?,
+        limit: q
+            .get("limit")
+            .map(|l| count("limit", l, 10_000))
+            .transpose()?
+            .unwrap_or(100),
     };
-    let traces: Vec<Value> = state.store.traces(&query).iter().map(blazar_store::summary_json).collect();
+    let traces: Vec<Value> = state
+        .store
+        .traces(&query)
+        .iter()
+        .map(blazar_store::summary_json)
+        .collect();
     Ok(Json(json!({"traces": traces})))
 }
 
-pub(crate) async fn one(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let tid: TraceId = id.parse().map_err(|e| ApiError::invalid("trace_id", format!("{e}, got {id:?}")))?;
+pub(crate) async fn one(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let tid: TraceId = id
+        .parse()
+        .map_err(|e| ApiError::invalid("trace_id", format!("{e}, got {id:?}")))?;
     let view = state.store.trace(tid).ok_or_else(|| {
-        ApiError::from(StoreError::NotFound { field: "trace_id".into(), message: format!("no trace {tid}") })
+        ApiError::from(StoreError::NotFound {
+            field: "trace_id".into(),
+            message: format!("no trace {tid}"),
+        })
     })?;
     let spans: Vec<Value> = view
         .spans
@@ -56,12 +91,20 @@ pub(crate) async fn one(State(state): State<AppState>, Path(id): Path<String>) -
         .map(|s| {
             let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
             if let Some(o) = v.as_object_mut() {
-                o.insert("start_time".into(), json!(format_rfc3339_nanos(s.start_unix_nano)));
-                o.insert("duration_ms".into(), json!(s.duration_nanos().map(|d| d as f64 / 1e6)));
+                o.insert(
+                    "start_time".into(),
+                    json!(format_rfc3339_nanos(s.start_unix_nano)),
+                );
+                o.insert(
+                    "duration_ms".into(),
+                    json!(s.duration_nanos().map(|d| d as f64 / 1e6)),
+                );
             }
             v
         })
         .collect();
     let _ = ErrorKind::NotFound;
-    Ok(Json(json!({"trace": blazar_store::summary_json(&view.summary), "spans": spans})))
+    Ok(Json(
+        json!({"trace": blazar_store::summary_json(&view.summary), "spans": spans}),
+    ))
 }

@@ -6,7 +6,14 @@ use serde_json::{Map, Value};
 use super::fields::{items, no_unknown, opt_obj, opt_str, opt_time_ns, req_str};
 use crate::{InputError, NowNs};
 
-const KNOWN: &[&str] = &["event_type", "source", "data", "metadata", "event_id", "timestamp"];
+const KNOWN: &[&str] = &[
+    "event_type",
+    "source",
+    "data",
+    "metadata",
+    "event_id",
+    "timestamp",
+];
 
 /// What the server fills in when a client leaves it out.
 #[derive(Debug, Clone)]
@@ -20,10 +27,22 @@ pub struct EventDefaults<'a> {
 ///
 /// # Errors
 /// The first invalid field, with its path.
-pub fn parse_events(body: &Value, max_items: usize, d: &EventDefaults<'_>) -> Result<Vec<Event>, InputError> {
+pub fn parse_events(
+    body: &Value,
+    max_items: usize,
+    d: &EventDefaults<'_>,
+) -> Result<Vec<Event>, InputError> {
     items(body, max_items)?
         .into_iter()
-        .map(|(prefix, o)| parse_one(o, d).map_err(|e| if prefix.is_empty() { e } else { e.within(&prefix) }))
+        .map(|(prefix, o)| {
+            parse_one(o, d).map_err(|e| {
+                if prefix.is_empty() {
+                    e
+                } else {
+                    e.within(&prefix)
+                }
+            })
+        })
         .collect()
 }
 
@@ -31,7 +50,10 @@ fn parse_one(o: &Map<String, Value>, d: &EventDefaults<'_>) -> Result<Event, Inp
     no_unknown(o, KNOWN)?;
     let event_type = req_str(o, "event_type", 256)?;
     if !event_type.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(InputError::new("event_type", "must be printable ASCII without spaces"));
+        return Err(InputError::new(
+            "event_type",
+            "must be printable ASCII without spaces",
+        ));
     }
     let source = opt_str(o, "source", 256)?.unwrap_or(d.source_id);
     let event_id = match opt_str(o, "event_id", 64)? {
@@ -43,7 +65,14 @@ fn parse_one(o: &Map<String, Value>, d: &EventDefaults<'_>) -> Result<Event, Inp
     let data = o.get("data").cloned().unwrap_or(Value::Object(Map::new()));
     let metadata = opt_obj(o, "metadata")?.cloned().unwrap_or_default();
     let timestamp_ns = opt_time_ns(o, "timestamp")?.unwrap_or(d.now);
-    Ok(Event { event_id, timestamp_ns, event_type: event_type.to_string(), source: source.to_string(), data, metadata })
+    Ok(Event {
+        event_id,
+        timestamp_ns,
+        event_type: event_type.to_string(),
+        source: source.to_string(),
+        data,
+        metadata,
+    })
 }
 
 #[cfg(test)]
@@ -51,11 +80,19 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    const D: EventDefaults<'static> = EventDefaults { source_id: "isbl-telemetry", now: 42 };
+    const D: EventDefaults<'static> = EventDefaults {
+        source_id: "isbl-telemetry",
+        now: 42,
+    };
 
     #[test]
     fn server_assigns_id_time_and_default_source() {
-        let e = parse_events(&json!({"event_type": "user.action", "data": {"action": "login"}}), 10, &D).unwrap();
+        let e = parse_events(
+            &json!({"event_type": "user.action", "data": {"action": "login"}}),
+            10,
+            &D,
+        )
+        .unwrap();
         assert_eq!(e[0].source, "isbl-telemetry");
         assert_eq!(e[0].timestamp_ns, 42);
         assert!(uuid::Uuid::parse_str(&e[0].event_id).is_ok());

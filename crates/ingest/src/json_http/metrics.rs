@@ -4,29 +4,59 @@
 use blazar_model::{Labels, Limits, MetricKind, MetricPoint, NANOS_PER_MILLI};
 use serde_json::{Map, Value};
 
-use super::fields::{items, no_unknown, opt_obj, opt_str, opt_time_ns, req_str, scalar_text, type_name};
+use super::fields::{
+    items, no_unknown, opt_obj, opt_str, opt_time_ns, req_str, scalar_text, type_name,
+};
 use crate::{InputError, NowNs};
 
-const KNOWN: &[&str] = &["name", "value", "type", "tags", "timestamp", "description", "help"];
+const KNOWN: &[&str] = &[
+    "name",
+    "value",
+    "type",
+    "tags",
+    "timestamp",
+    "description",
+    "help",
+];
 
 /// Parses a metrics body into points, all or nothing.
 ///
 /// # Errors
 /// The first invalid field, with its path (`[3].value`).
-pub fn parse_metrics(body: &Value, limits: &Limits, max_items: usize, now: NowNs) -> Result<Vec<MetricPoint>, InputError> {
+pub fn parse_metrics(
+    body: &Value,
+    limits: &Limits,
+    max_items: usize,
+    now: NowNs,
+) -> Result<Vec<MetricPoint>, InputError> {
     items(body, max_items)?
         .into_iter()
-        .map(|(prefix, o)| parse_one(o, limits, now).map_err(|e| if prefix.is_empty() { e } else { e.within(&prefix) }))
+        .map(|(prefix, o)| {
+            parse_one(o, limits, now).map_err(|e| {
+                if prefix.is_empty() {
+                    e
+                } else {
+                    e.within(&prefix)
+                }
+            })
+        })
         .collect()
 }
 
-fn parse_one(o: &Map<String, Value>, limits: &Limits, now: NowNs) -> Result<MetricPoint, InputError> {
+fn parse_one(
+    o: &Map<String, Value>,
+    limits: &Limits,
+    now: NowNs,
+) -> Result<MetricPoint, InputError> {
     no_unknown(o, KNOWN)?;
     let name = req_str(o, "name", limits.max_name_len)?;
     let kind = match opt_str(o, "type", 32)? {
         None => MetricKind::Gauge,
         Some(t) => MetricKind::parse(t).ok_or_else(|| {
-            InputError::new("type", format!("expected one of counter, gauge, histogram, summary, got {t:?}"))
+            InputError::new(
+                "type",
+                format!("expected one of counter, gauge, histogram, summary, got {t:?}"),
+            )
         })?,
     };
     let value = match o.get("value") {
@@ -47,7 +77,10 @@ fn parse_one(o: &Map<String, Value>, limits: &Limits, now: NowNs) -> Result<Metr
         return Err(InputError::new("value", "must be a finite number"));
     }
     if kind == MetricKind::Counter && value < 0.0 {
-        return Err(InputError::new("value", format!("a counter increment must not be negative, got {value}")));
+        return Err(InputError::new(
+            "value",
+            format!("a counter increment must not be negative, got {value}"),
+        ));
     }
     let mut tags: Vec<(&str, String)> = Vec::new();
     if let Some(t) = opt_obj(o, "tags")? {
@@ -60,7 +93,12 @@ fn parse_one(o: &Map<String, Value>, limits: &Limits, now: NowNs) -> Result<Metr
         .map_err(|e| InputError::new("", e.to_string()))
         .map_err(split_field)?;
     let t_ns = opt_time_ns(o, "timestamp")?.unwrap_or(now);
-    Ok(MetricPoint { labels, kind, value, t: t_ns / NANOS_PER_MILLI })
+    Ok(MetricPoint {
+        labels,
+        kind,
+        value,
+        t: t_ns / NANOS_PER_MILLI,
+    })
 }
 
 /// `LabelsError` messages start with the field (`tags.host: ...`); lift it into the field slot.
@@ -98,7 +136,8 @@ mod tests {
 
     #[test]
     fn booleans_are_one_and_zero() {
-        let p = parse(json!([{"name": "up", "value": true}, {"name": "up", "value": false}])).unwrap();
+        let p =
+            parse(json!([{"name": "up", "value": true}, {"name": "up", "value": false}])).unwrap();
         assert_eq!((p[0].value, p[1].value), (1.0, 0.0));
         assert_eq!(p[0].kind, MetricKind::Gauge);
     }
@@ -107,14 +146,35 @@ mod tests {
     fn errors_name_the_field() {
         let cases = [
             (json!({"value": 1}), "name: required field is missing"),
-            (json!({"name": "m", "value": "abc"}), "value: expected a number or boolean, got string"),
-            (json!({"name": "m", "value": 1, "type": "meter"}), "type: expected one of counter"),
-            (json!([{"name": "m", "value": 1}, {"name": "m", "value": [1]}]), "[1].value: expected a number or boolean, got array"),
-            (json!({"name": "m", "value": -1, "type": "counter"}), "value: a counter increment must not be negative"),
-            (json!({"name": "m", "value": 1, "tags": {"a": {"b": 1}}}), "tags.a: expected a string, number or boolean"),
+            (
+                json!({"name": "m", "value": "abc"}),
+                "value: expected a number or boolean, got string",
+            ),
+            (
+                json!({"name": "m", "value": 1, "type": "meter"}),
+                "type: expected one of counter",
+            ),
+            (
+                json!([{"name": "m", "value": 1}, {"name": "m", "value": [1]}]),
+                "[1].value: expected a number or boolean, got array",
+            ),
+            (
+                json!({"name": "m", "value": -1, "type": "counter"}),
+                "value: a counter increment must not be negative",
+            ),
+            (
+                json!({"name": "m", "value": 1, "tags": {"a": {"b": 1}}}),
+                "tags.a: expected a string, number or boolean",
+            ),
             (json!({"name": "m", "vaule": 1}), "vaule: unknown field"),
-            (json!({"name": "m m", "value": 1}), "name: \"m m\" has a character"),
-            (json!({"name": "m", "value": 1, "timestamp": "soon"}), "timestamp: expected an RFC 3339"),
+            (
+                json!({"name": "m m", "value": 1}),
+                "name: \"m m\" has a character",
+            ),
+            (
+                json!({"name": "m", "value": 1, "timestamp": "soon"}),
+                "timestamp: expected an RFC 3339",
+            ),
             (json!("x"), "body: expected an object or an array"),
         ];
         for (body, want) in cases {
@@ -126,6 +186,9 @@ mod tests {
     #[test]
     fn too_many_items_is_rejected() {
         let body = Value::Array((0..101).map(|_| json!({"name": "m", "value": 1})).collect());
-        assert!(parse(body).unwrap_err().to_string().contains("limit of 100"));
+        assert!(parse(body)
+            .unwrap_err()
+            .to_string()
+            .contains("limit of 100"));
     }
 }

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use blazar_model::{Severity, SpanStatus, TraceId, SpanId};
+use blazar_model::{Severity, SpanId, SpanStatus, TraceId};
 use serde_json::{Map, Value};
 
 use super::fields::{no_unknown, opt_obj, opt_str, opt_time_ns, req_str, scalar_text, type_name};
@@ -42,7 +42,10 @@ pub struct SpanFinish {
 fn obj(body: &Value) -> Result<&Map<String, Value>, InputError> {
     match body {
         Value::Object(o) => Ok(o),
-        other => Err(InputError::new("body", format!("expected an object, got {}", type_name(other)))),
+        other => Err(InputError::new(
+            "body",
+            format!("expected an object, got {}", type_name(other)),
+        )),
     }
 }
 
@@ -52,16 +55,35 @@ fn obj(body: &Value) -> Result<&Map<String, Value>, InputError> {
 /// The first invalid field.
 pub fn parse_span_start(body: &Value, now: NowNs) -> Result<SpanStart, InputError> {
     let o = obj(body)?;
-    no_unknown(o, &["name", "parent_trace_id", "parent_span_id", "tags", "service", "start_time"])?;
+    no_unknown(
+        o,
+        &[
+            "name",
+            "parent_trace_id",
+            "parent_span_id",
+            "tags",
+            "service",
+            "start_time",
+        ],
+    )?;
     let name = req_str(o, "name", 1024)?.to_string();
     let parent_trace_id = opt_str(o, "parent_trace_id", 64)?
-        .map(|s| s.parse::<TraceId>().map_err(|e| InputError::new("parent_trace_id", format!("{e}, got {s:?}"))))
+        .map(|s| {
+            s.parse::<TraceId>()
+                .map_err(|e| InputError::new("parent_trace_id", format!("{e}, got {s:?}")))
+        })
         .transpose()?;
     let parent_span_id = opt_str(o, "parent_span_id", 64)?
-        .map(|s| s.parse::<SpanId>().map_err(|e| InputError::new("parent_span_id", format!("{e}, got {s:?}"))))
+        .map(|s| {
+            s.parse::<SpanId>()
+                .map_err(|e| InputError::new("parent_span_id", format!("{e}, got {s:?}")))
+        })
         .transpose()?;
     if parent_span_id.is_some() && parent_trace_id.is_none() {
-        return Err(InputError::new("parent_trace_id", "required when parent_span_id is given"));
+        return Err(InputError::new(
+            "parent_trace_id",
+            "required when parent_span_id is given",
+        ));
     }
     let service = opt_str(o, "service", 256)?.map(str::to_string);
     let tags = match opt_obj(o, "tags")? {
@@ -69,7 +91,14 @@ pub fn parse_span_start(body: &Value, now: NowNs) -> Result<SpanStart, InputErro
         None => BTreeMap::new(),
     };
     let start_ns = opt_time_ns(o, "start_time")?.unwrap_or(now);
-    Ok(SpanStart { name, parent_trace_id, parent_span_id, service, tags, start_ns })
+    Ok(SpanStart {
+        name,
+        parent_trace_id,
+        parent_span_id,
+        service,
+        tags,
+        start_ns,
+    })
 }
 
 /// Parses a tags body: `{key: value}` with scalar values.
@@ -86,7 +115,10 @@ pub fn parse_span_tags(body: &Value) -> Result<BTreeMap<String, Value>, InputErr
 
 fn tag_map(o: &Map<String, Value>, prefix: &str) -> Result<BTreeMap<String, Value>, InputError> {
     if o.len() > MAX_TAGS {
-        return Err(InputError::new(prefix.trim_end_matches('.'), format!("{} tags is more than the limit of {MAX_TAGS}", o.len())));
+        return Err(InputError::new(
+            prefix.trim_end_matches('.'),
+            format!("{} tags is more than the limit of {MAX_TAGS}", o.len()),
+        ));
     }
     o.iter()
         .map(|(k, v)| {
@@ -111,11 +143,18 @@ pub fn parse_span_log(body: &Value, now: NowNs) -> Result<SpanLog, InputError> {
     let level = match opt_str(o, "level", 32)? {
         None => Severity::Info,
         Some(l) => Severity::parse(l).ok_or_else(|| {
-            InputError::new("level", format!("expected one of trace, debug, info, warn, error, fatal, got {l:?}"))
+            InputError::new(
+                "level",
+                format!("expected one of trace, debug, info, warn, error, fatal, got {l:?}"),
+            )
         })?,
     };
     let time_ns = opt_time_ns(o, "timestamp")?.unwrap_or(now);
-    Ok(SpanLog { message, level, time_ns })
+    Ok(SpanLog {
+        message,
+        level,
+        time_ns,
+    })
 }
 
 /// Parses a finish body: `{"status":"ok"|"error"}`; an empty body or `null` means ok.
@@ -132,7 +171,12 @@ pub fn parse_finish(body: &Value, now: NowNs) -> Result<SpanFinish, InputError> 
     let status = match opt_str(o, "status", 32)? {
         None | Some("ok") => SpanStatus::Ok,
         Some("error") => SpanStatus::Error,
-        Some(s) => return Err(InputError::new("status", format!("expected \"ok\" or \"error\", got {s:?}"))),
+        Some(s) => {
+            return Err(InputError::new(
+                "status",
+                format!("expected \"ok\" or \"error\", got {s:?}"),
+            ))
+        }
     };
     let end_ns = opt_time_ns(o, "end_time")?.unwrap_or(now);
     Ok(SpanFinish { status, end_ns })
@@ -145,7 +189,11 @@ mod tests {
 
     #[test]
     fn seed_004_start_with_null_parent() {
-        let s = parse_span_start(&json!({"name": "plugin.process_request", "parent_trace_id": null, "tags": {}}), 7).unwrap();
+        let s = parse_span_start(
+            &json!({"name": "plugin.process_request", "parent_trace_id": null, "tags": {}}),
+            7,
+        )
+        .unwrap();
         assert_eq!(s.name, "plugin.process_request");
         assert_eq!(s.parent_trace_id, None);
         assert_eq!(s.start_ns, 7);
@@ -154,9 +202,16 @@ mod tests {
     #[test]
     fn bad_ids_and_statuses_name_the_field() {
         let e = parse_span_start(&json!({"name": "x", "parent_trace_id": "abc"}), 0).unwrap_err();
-        assert!(e.to_string().starts_with("parent_trace_id: expected 32 hex"), "{e}");
+        assert!(
+            e.to_string()
+                .starts_with("parent_trace_id: expected 32 hex"),
+            "{e}"
+        );
         let e = parse_finish(&json!({"status": "maybe"}), 0).unwrap_err();
-        assert_eq!(e.to_string(), "status: expected \"ok\" or \"error\", got \"maybe\"");
+        assert_eq!(
+            e.to_string(),
+            "status: expected \"ok\" or \"error\", got \"maybe\""
+        );
         let e = parse_span_tags(&json!({"k": [1]})).unwrap_err();
         assert!(e.to_string().starts_with("k: expected a string"), "{e}");
         let e = parse_span_log(&json!({"message": "m", "level": "loud"}), 0).unwrap_err();
@@ -165,6 +220,12 @@ mod tests {
 
     #[test]
     fn finish_defaults_to_ok() {
-        assert_eq!(parse_finish(&Value::Null, 9).unwrap(), SpanFinish { status: SpanStatus::Ok, end_ns: 9 });
+        assert_eq!(
+            parse_finish(&Value::Null, 9).unwrap(),
+            SpanFinish {
+                status: SpanStatus::Ok,
+                end_ns: 9
+            }
+        );
     }
 }

@@ -67,7 +67,10 @@ impl Trace {
         if let Some(old) = old {
             self.subtract(&old, changes);
         }
-        let stored = Stored { bytes: span.approx_bytes(), span };
+        let stored = Stored {
+            bytes: span.approx_bytes(),
+            span,
+        };
         self.add(&stored, changes);
         self.spans.insert(stored.span.span_id, stored);
         replaced
@@ -89,9 +92,22 @@ impl Trace {
             changes.gone_operations.push(span.name.clone());
         }
         // Min/max can't be un-applied; rescan only when the removed span held one of them.
-        if span.start_unix_nano <= self.start_ns || span.end_unix_nano.is_some_and(|e| Some(e) >= self.max_end_ns) {
-            self.start_ns = self.spans.values().map(|s| s.span.start_unix_nano).min().unwrap_or(i64::MAX);
-            self.max_end_ns = self.spans.values().filter_map(|s| s.span.end_unix_nano).max();
+        if span.start_unix_nano <= self.start_ns
+            || span
+                .end_unix_nano
+                .is_some_and(|e| Some(e) >= self.max_end_ns)
+        {
+            self.start_ns = self
+                .spans
+                .values()
+                .map(|s| s.span.start_unix_nano)
+                .min()
+                .unwrap_or(i64::MAX);
+            self.max_end_ns = self
+                .spans
+                .values()
+                .filter_map(|s| s.span.end_unix_nano)
+                .max();
         }
     }
 
@@ -175,15 +191,22 @@ impl Trace {
 
     /// Returns trace start to latest end, once every span has ended.
     pub(super) fn duration_ns(&self) -> Option<i64> {
-        self.end_ns().map(|end| end.saturating_sub(self.start_ns).max(0))
+        self.end_ns()
+            .map(|end| end.saturating_sub(self.start_ns).max(0))
     }
 
     /// Returns the root: the earliest span with no parent or whose parent isn't in the trace;
     /// if parent links form a cycle, the earliest span.
     pub(super) fn root(&self) -> Option<&Span> {
-        let is_root = |s: &Span| s.parent_span_id.is_none_or(|p| !self.spans.contains_key(&p));
+        let is_root = |s: &Span| {
+            s.parent_span_id
+                .is_none_or(|p| !self.spans.contains_key(&p))
+        };
         let earliest = |s: &&Span| (s.start_unix_nano, s.span_id);
-        self.spans().filter(|s| is_root(s)).min_by_key(earliest).or_else(|| self.spans().min_by_key(earliest))
+        self.spans()
+            .filter(|s| is_root(s))
+            .min_by_key(earliest)
+            .or_else(|| self.spans().min_by_key(earliest))
     }
 
     /// Returns whether the root span has ended.
@@ -194,8 +217,12 @@ impl Trace {
     /// Returns whether any span has attribute (or resource attribute) `key` rendering as `value`.
     pub(super) fn has_tag(&self, key: &str, value: &str) -> bool {
         self.spans().any(|s| {
-            s.attributes.get(key).is_some_and(|v| render_value(v) == value)
-                || s.resource.get(key).is_some_and(|v| render_value(v) == value)
+            s.attributes
+                .get(key)
+                .is_some_and(|v| render_value(v) == value)
+                || s.resource
+                    .get(key)
+                    .is_some_and(|v| render_value(v) == value)
         })
     }
 
@@ -252,7 +279,9 @@ fn increment(counts: &mut BTreeMap<String, usize>, key: &str) -> bool {
 
 /// Counts one less `key`; returns whether that was the last one (the key is removed).
 fn decrement(counts: &mut BTreeMap<String, usize>, key: &str) -> bool {
-    let Some(n) = counts.get_mut(key) else { return false };
+    let Some(n) = counts.get_mut(key) else {
+        return false;
+    };
     *n = n.saturating_sub(1);
     if *n == 0 {
         counts.remove(key);
