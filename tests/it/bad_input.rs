@@ -205,3 +205,57 @@ async fn every_bad_request_names_its_field_and_loses_nothing() {
     let (s, _) = srv.get_json("/no/such/path").await;
     assert_eq!(s, 404);
 }
+
+#[tokio::test]
+async fn writes_past_the_inflight_limit_get_429_with_retry_after() {
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some("server:\n  max_inflight_writes: 1\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    // Hold the only permit with a request whose body is still arriving.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
+    let held = tokio::spawn(
+        srv.client
+            .post(srv.url("/api/v1/telemetry/events"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send(),
+    );
+    tx.send(Ok(b"{\"event_type\": ".to_vec())).await.unwrap();
+    let r = crate::support::eventually("the held request to take the permit", || async {
+        let r = srv
+            .client
+            .post(srv.url("/api/v1/telemetry/metrics"))
+            .json(&json!({"name": "m", "value": 1}))
+            .send()
+            .await
+            .unwrap();
+        (r.status() == 429).then_some(r)
+    })
+    .await;
+    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert!(b["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("max_inflight_writes"));
+    // Reads are not limited.
+    let (s, _) = srv.get_json("/api/v1/telemetry/stats").await;
+    assert_eq!(s, 200);
+    tx.send(Ok(b"\"held.e\"}".to_vec())).await.unwrap();
+    drop(tx);
+    assert_eq!(held.await.unwrap().unwrap().status(), 200);
+    let (s, _) = srv
+        .post_json(
+            "/api/v1/telemetry/metrics",
+            json!({"name": "m", "value": 1}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, m) = srv.get_text("/metrics").await;
+    assert!(m.contains("reason=\"overloaded\""), "{m}");
+}

@@ -18,22 +18,11 @@ use crate::AppState;
 
 /// Builds every route over `state`.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/health", get(health::get))
-        .route("/metrics", get(self_metrics::get))
+    let writes = Router::new()
         .route("/api/v1/write", post(remote_write::post))
-        .route(
-            "/api/v1/telemetry/metrics",
-            post(metrics::post).get(metrics::list),
-        )
-        .route(
-            "/api/v1/telemetry/events",
-            post(events::post).get(events::list),
-        )
-        .route("/api/v1/telemetry/stats", get(stats::get))
-        .route("/api/v1/telemetry/logs", post(logs::post).get(logs::list))
-        .route("/api/v1/telemetry/traces", get(traces::list))
-        .route("/api/v1/telemetry/traces/{trace_id}", get(traces::one))
+        .route("/api/v1/telemetry/metrics", post(metrics::post))
+        .route("/api/v1/telemetry/events", post(events::post))
+        .route("/api/v1/telemetry/logs", post(logs::post))
         .route("/api/v1/telemetry/traces/spans", post(spans::start))
         .route(
             "/api/v1/telemetry/traces/spans/{span_id}/tags",
@@ -47,9 +36,46 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/telemetry/traces/spans/{span_id}/finish",
             post(spans::finish),
         )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            write_admission,
+        ));
+    Router::new()
+        .merge(writes)
+        .route("/health", get(health::get))
+        .route("/metrics", get(self_metrics::get))
+        .route("/api/v1/telemetry/metrics", get(metrics::list))
+        .route("/api/v1/telemetry/events", get(events::list))
+        .route("/api/v1/telemetry/stats", get(stats::get))
+        .route("/api/v1/telemetry/logs", get(logs::list))
+        .route("/api/v1/telemetry/traces", get(traces::list))
+        .route("/api/v1/telemetry/traces/{trace_id}", get(traces::one))
         .route("/api/v1/telemetry/stream", get(stream::get))
         .fallback(not_found)
         .with_state(state)
+}
+
+/// Admits a write only while a permit is free: a flood gets 429 with `Retry-After` instead of
+/// piling request bodies up in memory.
+async fn write_admission(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let Ok(_permit) = state.write_permits.clone().try_acquire_owned() else {
+        state.store.self_metrics().rejected(
+            blazar_store::Signal::for_path(req.uri().path()),
+            blazar_store::RejectReason::Overloaded,
+            1,
+        );
+        return crate::ApiError::new(
+            blazar_model::ErrorKind::Overloaded,
+            "server: too many writes in flight (server.max_inflight_writes); retry later",
+        )
+        .into_response();
+    };
+    next.run(req).await
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::ApiError {

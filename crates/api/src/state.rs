@@ -55,6 +55,8 @@ pub struct AppState {
     pub settings: Arc<RwLock<ApiSettings>>,
     pub started: Instant,
     pub health_sources: Arc<Vec<Arc<dyn HealthSource>>>,
+    /// Permits for write requests in flight (`server.max_inflight_writes`).
+    pub write_permits: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -66,6 +68,9 @@ impl AppState {
             settings: Arc::new(RwLock::new(ApiSettings::from_config(config))),
             started: Instant::now(),
             health_sources: Arc::new(Vec::new()),
+            write_permits: Arc::new(tokio::sync::Semaphore::new(
+                config.server.max_inflight_writes,
+            )),
         }
     }
 

@@ -57,6 +57,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub max_body_bytes: Option<ByteSize>,
     pub max_batch_items: Option<usize>,
+    pub max_inflight_writes: Option<usize>,
 }
 
 /// `otlp:` — OTLP listeners.

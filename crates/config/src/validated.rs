@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Most items (metrics, events) in one JSON request.
     pub max_batch_items: usize,
+    /// Write requests handled at once; more are answered 429 (bounds memory held by bodies).
+    pub max_inflight_writes: usize,
 }
 
 /// OTLP listeners.
@@ -218,6 +220,10 @@ impl TryFrom<RawConfig> for Config {
             max_batch_items: positive(
                 "server.max_batch_items",
                 raw.server.max_batch_items.unwrap_or(10_000),
+            )?,
+            max_inflight_writes: positive(
+                "server.max_inflight_writes",
+                raw.server.max_inflight_writes.unwrap_or(256),
             )?,
         };
         if server.max_body_bytes < 1024 {

@@ -20,6 +20,19 @@ impl Signal {
     /// Every signal.
     pub const ALL: [Signal; 4] = [Self::Metrics, Self::Events, Self::Spans, Self::Logs];
 
+    /// Returns the signal an HTTP write path carries.
+    pub fn for_path(path: &str) -> Self {
+        if path.contains("/events") {
+            Self::Events
+        } else if path.contains("/spans") {
+            Self::Spans
+        } else if path.contains("/logs") {
+            Self::Logs
+        } else {
+            Self::Metrics
+        }
+    }
+
     /// Returns the label value.
     pub fn as_str(self) -> &'static str {
         match self {
