@@ -101,3 +101,6 @@ pub(crate) async fn json_body(
         })?;
     crate::body::json(&bytes)
 }
+
+#[cfg(test)]
+mod tests;
