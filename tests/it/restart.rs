@@ -245,18 +245,31 @@ async fn events_and_logs_older_than_retention_are_removed() {
 #[tokio::test]
 async fn event_memory_stays_within_its_byte_budget() {
     let cfg = "storage:\n  events: { max_bytes: 64KiB }\n";
-    let srv = TestServer::start_with(Opts { config_yaml: Some(cfg.into()), ..Opts::default() }).await;
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(cfg.into()),
+        ..Opts::default()
+    })
+    .await;
     let pad = "b".repeat(2000);
     for i in 0..20 {
-        let batch: Vec<_> = (0..25).map(|k| json!({"event_type": "budget.e", "data": {"i": i * 25 + k, "pad": pad}})).collect();
-        let (s, _) = srv.post_json("/api/v1/telemetry/events", json!(batch)).await;
+        let batch: Vec<_> = (0..25)
+            .map(|k| json!({"event_type": "budget.e", "data": {"i": i * 25 + k, "pad": pad}}))
+            .collect();
+        let (s, _) = srv
+            .post_json("/api/v1/telemetry/events", json!(batch))
+            .await;
         assert_eq!(s, 200);
     }
     let (_, stats) = srv.get_json("/api/v1/telemetry/stats").await;
     let bytes = stats["store"]["events_bytes"].as_u64().unwrap();
-    assert!(bytes <= 64 * 1024, "events hold {bytes} bytes, over the 64 KiB budget");
+    assert!(
+        bytes <= 64 * 1024,
+        "events hold {bytes} bytes, over the 64 KiB budget"
+    );
     // The newest events are the ones kept.
-    let (_, e) = srv.get_json("/api/v1/telemetry/events?batch_size=10000").await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?batch_size=10000")
+        .await;
     let kept = e["events"].as_array().unwrap();
     assert!(!kept.is_empty() && kept.len() < 500);
     assert_eq!(kept.last().unwrap()["data"]["i"], 499);

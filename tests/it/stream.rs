@@ -199,3 +199,30 @@ async fn a_client_that_stops_reading_is_dropped_and_ingest_continues() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn sigterm_with_a_stream_open_stops_cleanly() {
+    let mut srv = TestServer::start().await;
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/telemetry/stream"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    crate::support::eventually("subscriber", || async {
+        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
+        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
+    })
+    .await;
+    srv.signal("TERM");
+    let code = srv.wait_exit().await;
+    assert_eq!(
+        code,
+        Some(0),
+        "server did not exit cleanly; log:\n{}",
+        srv.log_text()
+    );
+    assert!(srv.log_text().contains("stopped"));
+    drop(resp);
+}

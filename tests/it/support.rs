@@ -196,6 +196,21 @@ impl TestServer {
         }
     }
 
+    /// Waits for the process to exit by itself (generous deadline); returns its exit code.
+    pub async fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(c) = self.child.as_mut() {
+                if let Ok(Some(status)) = c.try_wait() {
+                    self.child = None;
+                    return status.code();
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().clone()
     }

@@ -57,6 +57,8 @@ pub struct AppState {
     pub health_sources: Arc<Vec<Arc<dyn HealthSource>>>,
     /// Permits for write requests in flight (`server.max_inflight_writes`).
     pub write_permits: Arc<tokio::sync::Semaphore>,
+    /// Cancelled at shutdown: long-lived responses (the stream) end so the server can stop.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             write_permits: Arc::new(tokio::sync::Semaphore::new(
                 config.server.max_inflight_writes,
             )),
+            shutdown: tokio_util::sync::CancellationToken::new(),
         }
     }
 

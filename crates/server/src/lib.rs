@@ -15,6 +15,9 @@ use blazar_store::{SelfMetrics, Settings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+/// How long shutdown waits for open connections to finish.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Runs the daemon until SIGINT/SIGTERM.
 ///
 /// # Errors
@@ -48,7 +51,9 @@ pub async fn run(
         "store opened"
     );
     let store = Arc::new(store);
-    let state = AppState::new(store.clone(), &config);
+    let stop = CancellationToken::new();
+    let mut state = AppState::new(store.clone(), &config);
+    state.shutdown = stop.clone();
     let app =
         blazar_api::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
 
@@ -58,7 +63,6 @@ pub async fn run(
     let addr = listener.local_addr().context("reading bound address")?;
     tracing::info!(addr = %addr, kind = "http", "listening");
 
-    let stop = CancellationToken::new();
     let tracker = TaskTracker::new();
     tasks::spawn_all(&tracker, &stop, &store, &config);
     tracker.spawn(tasks::reload_on_sighup(
@@ -76,10 +80,19 @@ pub async fn run(
         tracing::info!("shutting down");
         shutdown.cancel();
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop.clone().cancelled_owned())
-        .await
-        .context("http server")?;
+    let serve = axum::serve(listener, app).with_graceful_shutdown(stop.clone().cancelled_owned());
+    // Graceful shutdown waits for open connections; a stuck client must not hold the process.
+    let deadline = {
+        let stop = stop.clone();
+        async move {
+            stop.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        }
+    };
+    tokio::select! {
+        r = serve => r.context("http server")?,
+        () = deadline => tracing::warn!(grace_s = SHUTDOWN_GRACE.as_secs(), "connections still open at shutdown; closing them"),
+    }
     // Order: the listener is closed (no new writes); upkeep tasks stop; the WAL is flushed.
     stop.cancel();
     tracker.wait().await;

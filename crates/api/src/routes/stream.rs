@@ -128,6 +128,7 @@ pub(crate) enum PumpEnd {
     ClientGone,
     TooSlow,
     BusClosed,
+    Shutdown,
 }
 
 /// Forwards bus messages matching `filter` to `sink` until the client goes or falls too far behind.
@@ -137,13 +138,18 @@ pub(crate) async fn pump<S>(
     mut sink: S,
     max_lag: u64,
     send_timeout: Duration,
+    shutdown: tokio_util::sync::CancellationToken,
 ) -> (PumpEnd, u64)
 where
     S: Sink<Frame> + Unpin,
 {
     let mut lagged_total = 0u64;
     loop {
-        let frame = match rx.recv().await {
+        let next = tokio::select! {
+            _ = shutdown.cancelled() => return (PumpEnd::Shutdown, lagged_total),
+            r = rx.recv() => r,
+        };
+        let frame = match next {
             Ok(m) if filter.wants(&m) => frame(&m),
             Ok(_) => continue,
             Err(RecvError::Lagged(n)) => {
@@ -186,6 +192,7 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
     let store = state.store.clone();
     let max_lag = s.max_lag_events as u64;
     let timeout = s.send_timeout;
+    let shutdown = state.shutdown.clone();
     let finish = move |(end, lagged): (PumpEnd, u64)| {
         let m = store.self_metrics();
         m.stream_lagged(lagged);
@@ -214,7 +221,7 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
             // Read side: only to notice a close; clients send nothing we act on.
             let reader = tokio::spawn(async move { while let Some(Ok(_)) = rx_ws.next().await {} });
             let res = tokio::select! {
-                r = pump(rx, filter, sink, max_lag, timeout) => r,
+                r = pump(rx, filter, sink, max_lag, timeout, shutdown) => r,
                 _ = reader => (PumpEnd::ClientGone, 0),
             };
             finish(res);
@@ -223,7 +230,7 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
     let (tx, out) = tokio::sync::mpsc::channel::<Frame>(64);
     tokio::spawn(async move {
         let sink = tokio_util::sync::PollSender::new(tx);
-        finish(pump(rx, filter, sink, max_lag, timeout).await);
+        finish(pump(rx, filter, sink, max_lag, timeout, shutdown).await);
     });
     let first = futures_util::stream::once(async {
         Ok::<_, Infallible>(SseEvent::default().comment("connected"))
@@ -239,6 +246,7 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
 mod tests {
     use super::*;
     use blazar_bus::Bus;
+    use tokio_util::sync::CancellationToken;
 
     fn msg(kind: MessageKind, service: &str) -> Message {
         Message {
@@ -268,7 +276,15 @@ mod tests {
         let (tx, mut out) = tokio::sync::mpsc::channel::<Frame>(100);
         let sink = tokio_util::sync::PollSender::new(tx);
         drop(bus);
-        let (end, lagged) = pump(rx, Filter::default(), sink, 100, Duration::from_secs(5)).await;
+        let (end, lagged) = pump(
+            rx,
+            Filter::default(),
+            sink,
+            100,
+            Duration::from_secs(5),
+            CancellationToken::new(),
+        )
+        .await;
         assert_eq!(end, PumpEnd::BusClosed);
         assert_eq!(lagged, 16);
         assert_eq!(out.recv().await.unwrap().kind, "lagged");
@@ -285,6 +301,7 @@ mod tests {
             tokio_util::sync::PollSender::new(tx),
             10,
             Duration::from_secs(5),
+            CancellationToken::new(),
         )
         .await;
         assert_eq!(end, PumpEnd::TooSlow);
@@ -304,8 +321,28 @@ mod tests {
             tokio_util::sync::PollSender::new(tx),
             100,
             Duration::from_millis(50),
+            CancellationToken::new(),
         )
         .await;
         assert_eq!(end, PumpEnd::TooSlow);
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_pump() {
+        let bus = Bus::new(4);
+        let rx = bus.subscribe();
+        let (tx, _out) = tokio::sync::mpsc::channel::<Frame>(4);
+        let stop = CancellationToken::new();
+        stop.cancel();
+        let (end, _) = pump(
+            rx,
+            Filter::default(),
+            tokio_util::sync::PollSender::new(tx),
+            10,
+            Duration::from_secs(5),
+            stop,
+        )
+        .await;
+        assert_eq!(end, PumpEnd::Shutdown);
     }
 }

@@ -1,0 +1,289 @@
+//! A lenient view of the JSON the native API returns: missing fields default, unknown fields are
+//! ignored, so the CLI keeps working as the server adds fields.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+/// Every wire type implements this; re-exported so callers can decode generically without
+/// depending on serde themselves.
+pub use serde::de::DeserializeOwned;
+
+/// `GET /health`: blazar's own health.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct HealthReport {
+    pub status: HealthStatus,
+    pub checks: BTreeMap<String, HealthCheck>,
+    pub timestamp: Option<String>,
+}
+
+/// One named check inside [`HealthReport`].
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct HealthCheck {
+    pub status: HealthStatus,
+    pub message: Option<String>,
+}
+
+/// A health status as the server spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum HealthStatus {
+    /// Everything works.
+    Healthy,
+    /// Working, with a problem worth a look.
+    Degraded,
+    /// Not working; `/health` answers 503.
+    Unhealthy,
+    /// A status this client does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl HealthStatus {
+    /// Returns the wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Healthy => "healthy",
+            Self::Degraded => "degraded",
+            Self::Unhealthy => "unhealthy",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// `GET /api/v1/telemetry/stats`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Stats {
+    pub uptime_seconds: f64,
+    /// Keyed by signal: `metrics`, `events`, `spans`, `logs`.
+    pub signals: BTreeMap<String, SignalCounts>,
+    /// Keyed by event type.
+    pub event_types: BTreeMap<String, SignalCounts>,
+    pub store: StoreStats,
+    pub stream: StreamStats,
+}
+
+/// Ingest counters for one signal or event type.
+#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[serde(default)]
+pub struct SignalCounts {
+    pub received: u64,
+    pub accepted: u64,
+    pub sampled_out: u64,
+    pub dropped: u64,
+    pub rejected: u64,
+}
+
+/// What the stores hold.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct StoreStats {
+    pub series: u64,
+    pub samples: u64,
+    pub metrics_bytes: u64,
+    pub events: u64,
+    pub events_bytes: u64,
+    pub event_buffer_size: u64,
+    pub traces: u64,
+    pub spans: u64,
+    pub open_spans: u64,
+    pub traces_bytes: u64,
+    pub logs: u64,
+    pub logs_bytes: u64,
+    pub wal_segments: u64,
+    pub wal_disk_bytes: u64,
+    pub wal_healthy: bool,
+    pub wal_error: Option<String>,
+}
+
+/// Live-stream figures.
+#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[serde(default)]
+pub struct StreamStats {
+    pub subscribers: u64,
+}
+
+/// `GET /api/v1/telemetry/metrics`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct MetricList {
+    pub metrics: Vec<Metric>,
+}
+
+/// One metric series with its current value or distribution; also the `data` of a
+/// `metric_update` stream message.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Metric {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Tag values are normally strings; other JSON values are kept as sent.
+    pub tags: BTreeMap<String, Value>,
+    pub value: Option<f64>,
+    pub count: Option<f64>,
+    pub sum: Option<f64>,
+    /// Upper bound (`"0.005"`, ..., `"+Inf"`) → cumulative count.
+    pub buckets: Option<BTreeMap<String, f64>>,
+    /// Quantile (`"0.5"`) → value.
+    pub quantiles: Option<BTreeMap<String, f64>>,
+    pub last_update: Option<String>,
+}
+
+/// `GET /api/v1/telemetry/events`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct EventList {
+    pub events: Vec<Event>,
+    /// Pass as `after` to read the next page; `None` when there is none.
+    pub next_after: Option<u64>,
+}
+
+/// One stored event; also the `data` of an `event` stream message.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Event {
+    pub seq: Option<u64>,
+    pub event_id: String,
+    pub timestamp: String,
+    pub event_type: String,
+    pub source: String,
+    pub data: Value,
+    pub metadata: Value,
+}
+
+/// `POST /api/v1/telemetry/events`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct EmitResult {
+    pub accepted: u64,
+    pub event_ids: Vec<String>,
+    pub sampled_out: u64,
+    pub filtered: u64,
+    pub disabled: u64,
+}
+
+/// `GET /api/v1/telemetry/traces`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct TraceList {
+    pub traces: Vec<TraceSummary>,
+}
+
+/// One trace; also the `data` of a `trace_completed` stream message.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    pub root_service: Option<String>,
+    pub root_name: Option<String>,
+    pub start_time: Option<String>,
+    /// `None` while the root span is still open.
+    pub duration_ms: Option<f64>,
+    pub span_count: u64,
+    pub error_count: u64,
+    pub services: Vec<String>,
+    pub status: String,
+    pub complete: bool,
+}
+
+/// One live message, the JSON `data` of each SSE message from `/api/v1/telemetry/stream`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct StreamMessage {
+    /// See [`StreamKind`]; kept as sent so unknown kinds can still be shown.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub timestamp: Option<String>,
+    pub data: Value,
+}
+
+impl StreamMessage {
+    /// Returns the kind as an enum.
+    pub fn kind(&self) -> StreamKind {
+        StreamKind::parse(&self.kind)
+    }
+}
+
+/// The kinds of live message the CLI treats specially.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamKind {
+    /// A metric changed; `data` is a [`Metric`].
+    MetricUpdate,
+    /// An event was stored; `data` is an [`Event`].
+    Event,
+    /// A trace finished; `data` is a [`TraceSummary`].
+    TraceCompleted,
+    /// The server skipped messages for this subscriber; `data` is `{"skipped": n}`.
+    Lagged,
+    /// Any other kind (`health_update`, `alert`, `log`, `anomaly`, or a future one).
+    Other,
+}
+
+impl StreamKind {
+    /// Parses the wire spelling; unknown kinds are [`StreamKind::Other`].
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "metric_update" => Self::MetricUpdate,
+            "event" => Self::Event,
+            "trace_completed" => Self::TraceCompleted,
+            "lagged" => Self::Lagged,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The `data` of a `lagged` stream message.
+#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[serde(default)]
+pub struct Lagged {
+    pub skipped: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn health_report_decodes_and_tolerates_unknown_status() {
+        let r: HealthReport = serde_json::from_value(json!({
+            "status": "degraded",
+            "checks": {"wal": {"status": "healthy", "message": "ok"}, "x": {"status": "weird"}},
+            "timestamp": "2024-01-01T00:00:00Z",
+            "extra": 1
+        }))
+        .unwrap();
+        assert_eq!(r.status, HealthStatus::Degraded);
+        assert_eq!(r.checks["wal"].status, HealthStatus::Healthy);
+        assert_eq!(r.checks["x"].status, HealthStatus::Unknown);
+    }
+
+    #[test]
+    fn histogram_metric_decodes_buckets() {
+        let m: Metric = serde_json::from_value(json!({
+            "name": "req.duration", "type": "histogram", "tags": {"route": "/x", "code": 200},
+            "count": 3, "sum": 1.5, "buckets": {"0.5": 1, "+Inf": 3}, "last_update": "2024-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        assert_eq!(m.kind, "histogram");
+        assert_eq!(m.count, Some(3.0));
+        assert_eq!(m.buckets.unwrap()["+Inf"], 3.0);
+        assert_eq!(m.tags["code"], json!(200));
+    }
+
+    #[test]
+    fn stream_message_kinds() {
+        let m: StreamMessage =
+            serde_json::from_value(json!({"type": "lagged", "data": {"skipped": 12}})).unwrap();
+        assert_eq!(m.kind(), StreamKind::Lagged);
+        let l: Lagged = serde_json::from_value(m.data).unwrap();
+        assert_eq!(l.skipped, 12);
+        assert_eq!(StreamKind::parse("anomaly"), StreamKind::Other);
+    }
+}
