@@ -136,7 +136,15 @@ async fn torn_wal_tail_is_truncated_with_a_warning() {
     let mut f = std::fs::OpenOptions::new().append(true).open(last).unwrap();
     f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, 9, 9]).unwrap();
     drop(f);
+    let torn_len = std::fs::metadata(last).unwrap().len();
     let mut srv = TestServer::start_with(opts).await;
+    assert!(
+        srv.log_text().contains("truncating torn wal tail"),
+        "{}",
+        srv.log_text()
+    );
+    let len_after = std::fs::metadata(last).unwrap().len();
+    assert_eq!(len_after, torn_len - 10, "the torn bytes were cut off");
     let (_, e) = srv
         .get_json("/api/v1/telemetry/events?event_type=torn.e&batch_size=100")
         .await;

@@ -28,34 +28,34 @@ impl Store {
             let mut wal = self.wal.lock();
             // Everything up to `covers` is in memory now; later writes go to the next segment.
             let covers = wal.rotate().map_err(StoreError::Wal)?;
-            for s in self.head.snapshot() {
+            for s in self.mem.head.snapshot() {
                 let mut b = Vec::with_capacity(64 + s.chunks.iter().map(Vec::len).sum::<usize>());
                 record::encode_chunks(&mut b, s.r, &s.labels, &s.chunks);
                 records.push(b);
             }
-            for (name, (kind, help)) in self.metadata.read().iter() {
+            for (name, (kind, help)) in self.mem.metadata.read().iter() {
                 let mut b = Vec::new();
                 record::encode_metadata(&mut b, name, *kind, help);
                 records.push(b);
             }
-            for inst in self.catalog.read().iter() {
+            for inst in self.mem.catalog.read().iter() {
                 if let Ok(json) = serde_json::to_vec(inst) {
                     let mut b = Vec::with_capacity(json.len() + 1);
                     record::encode_instrument(&mut b, &json);
                     records.push(b);
                 }
             }
-            for (_, e) in self.events.read().iter() {
+            for (_, e) in self.mem.events.read().iter() {
                 let mut b = Vec::new();
                 record::encode_json(&mut b, JsonTag::Event, e);
                 records.push(b);
             }
-            for s in self.traces.read().iter_spans() {
+            for s in self.mem.traces.read().iter_spans() {
                 let mut b = Vec::new();
                 record::encode_json(&mut b, JsonTag::Span, s);
                 records.push(b);
             }
-            for l in self.logs.read().iter() {
+            for l in self.mem.logs.read().iter() {
                 let mut b = Vec::new();
                 record::encode_json(&mut b, JsonTag::Log, l);
                 records.push(b);
@@ -107,6 +107,7 @@ impl Store {
         // but not yet appended to, so writers and truncation must not interleave.
         let wal = self.wal.lock();
         let t = self
+            .mem
             .head
             .truncate_before(now_ms.saturating_sub(s.metrics_max_age_ms));
         self.metrics.dropped(
@@ -114,20 +115,20 @@ impl Store {
             DropReason::Retention,
             t.samples_removed as u64,
         );
-        let b = self.head.evict_oldest_chunks(s.metrics_max_bytes);
+        let b = self.mem.head.evict_oldest_chunks(s.metrics_max_bytes);
         drop(wal);
         self.metrics.dropped(
             Signal::Metrics,
             DropReason::MemoryBudget,
             b.samples_removed as u64,
         );
-        let n = self.events.write().retain(now_ns);
+        let n = self.mem.events.write().retain(now_ns);
         self.metrics
             .dropped(Signal::Events, DropReason::Retention, n as u64);
-        let n = self.logs.write().retain(now_ns);
+        let n = self.mem.logs.write().retain(now_ns);
         self.metrics
             .dropped(Signal::Logs, DropReason::Retention, n as u64);
-        let e = self.traces.write().retain(now_ns);
+        let e = self.mem.traces.write().retain(now_ns);
         self.metrics
             .dropped(Signal::Spans, DropReason::Retention, e.spans as u64);
     }
@@ -135,7 +136,7 @@ impl Store {
     /// Publishes `trace_completed` for traces whose root ended and that went quiet.
     pub fn complete_traces(&self, now_ns: i64) -> usize {
         let quiet = self.settings.read().completion_quiet_ns;
-        let done = self.traces.write().take_completed(now_ns, quiet);
+        let done = self.mem.traces.write().take_completed(now_ns, quiet);
         for t in &done {
             self.bus.publish(Message {
                 kind: MessageKind::TraceCompleted,
@@ -149,13 +150,13 @@ impl Store {
 
     /// Applies reloaded settings; shrinking bounds evicts at once. Data is kept.
     pub fn reload(&self, new: crate::Settings) {
-        let ev = self.events.write().set_limits(new.events);
+        let ev = self.mem.events.write().set_limits(new.events);
         self.metrics
             .dropped(Signal::Events, DropReason::BufferFull, ev as u64);
-        let lg = self.logs.write().set_limits(new.logs);
+        let lg = self.mem.logs.write().set_limits(new.logs);
         self.metrics
             .dropped(Signal::Logs, DropReason::MemoryBudget, lg as u64);
-        let tr = self.traces.write().set_limits(new.traces);
+        let tr = self.mem.traces.write().set_limits(new.traces);
         self.metrics
             .dropped(Signal::Spans, DropReason::MemoryBudget, tr.spans as u64);
         let mut cur = self.settings.write();

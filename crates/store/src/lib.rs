@@ -5,6 +5,7 @@
 mod catalog;
 mod checkpoint;
 mod error;
+mod memory;
 mod open;
 mod query;
 mod record;
@@ -17,7 +18,6 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use blazar_bus::Bus;
-use blazar_signals::{EventStore, LogStore, TraceStore};
 use blazar_tsdb::Head;
 use blazar_wal::Wal;
 use parking_lot::{Mutex, RwLock};
@@ -30,8 +30,6 @@ pub use settings::Settings;
 pub use telemetry::{DropReason, RejectReason, SelfMetrics, Signal};
 pub use write::{EventsOutcome, RemoteOutcome};
 
-use catalog::Catalog;
-
 /// Cloneable handle to the store.
 pub type StoreRef = Arc<Store>;
 
@@ -41,12 +39,7 @@ pub struct Store {
     settings: RwLock<Settings>,
     wal: Mutex<Wal>,
     wal_dir: PathBuf,
-    head: Head,
-    catalog: RwLock<Catalog>,
-    metadata: RwLock<std::collections::HashMap<String, (blazar_model::MetricKind, String)>>,
-    events: RwLock<EventStore>,
-    traces: RwLock<TraceStore>,
-    logs: RwLock<LogStore>,
+    mem: memory::Memory,
     bus: Bus,
     metrics: Arc<SelfMetrics>,
     wal_healthy: AtomicBool,
@@ -67,7 +60,7 @@ impl Store {
 
     /// Returns the metrics head, for the query engines.
     pub fn head(&self) -> &Head {
-        &self.head
+        &self.mem.head
     }
 
     /// Returns the current settings.

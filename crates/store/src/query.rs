@@ -112,7 +112,7 @@ impl Store {
     /// their state, then other series (remote_write) with their latest sample.
     pub fn list_metrics(&self, glob: Option<&Glob>, limit: usize) -> Vec<MetricListing> {
         let matches = |n: &str| glob.is_none_or(|g| g.matches(n));
-        let catalog = self.catalog.read();
+        let catalog = self.mem.catalog.read();
         let mut out: Vec<MetricListing> = catalog
             .list(matches)
             .into_iter()
@@ -139,15 +139,15 @@ impl Store {
             return out;
         };
         let matchers = [matcher];
-        let meta = self.metadata.read();
-        for (r, labels) in self.head.select_series(&matchers) {
+        let meta = self.mem.metadata.read();
+        for (r, labels) in self.mem.head.select_series(&matchers) {
             if out.len() >= limit {
                 break;
             }
             if owned.contains_key(labels.name()) {
                 continue;
             }
-            let Some(latest) = self.head.latest(r) else {
+            let Some(latest) = self.mem.head.latest(r) else {
                 continue;
             };
             out.push(MetricListing {
@@ -166,7 +166,8 @@ impl Store {
 
     /// Returns events oldest first, with their sequence numbers.
     pub fn events(&self, q: &EventQuery) -> Vec<Value> {
-        self.events
+        self.mem
+            .events
             .read()
             .query(q)
             .into_iter()
@@ -176,29 +177,29 @@ impl Store {
 
     /// Returns trace summaries, newest first.
     pub fn traces(&self, q: &TraceQuery) -> Vec<TraceSummary> {
-        self.traces.read().query(q)
+        self.mem.traces.read().query(q)
     }
 
     /// Returns one trace with every span.
     pub fn trace(&self, id: blazar_model::TraceId) -> Option<TraceView> {
-        self.traces.read().trace(id)
+        self.mem.traces.read().trace(id)
     }
 
     /// Returns log records, oldest first among the newest `limit`.
     pub fn logs(&self, q: &LogQuery) -> Vec<LogRecord> {
-        self.logs.read().query(q).into_iter().cloned().collect()
+        self.mem.logs.read().query(q).into_iter().cloned().collect()
     }
 
     /// Returns what the store holds and refreshes the memory gauges.
     pub fn stats(&self) -> StoreStats {
-        let h = self.head.stats();
+        let h = self.mem.head.stats();
         let (events, events_bytes) = {
-            let e = self.events.read();
+            let e = self.mem.events.read();
             (e.len(), e.bytes())
         };
-        let t = self.traces.read().stats();
+        let t = self.mem.traces.read().stats();
         let (logs, logs_bytes) = {
-            let l = self.logs.read();
+            let l = self.mem.logs.read();
             (l.len(), l.bytes())
         };
         let (segments, disk) = {

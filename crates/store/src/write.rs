@@ -66,15 +66,6 @@ impl Store {
         }
     }
 
-    /// Resolves series refs for `labels`, writing a series record for new ones.
-    fn series_ref(&self, labels: &blazar_model::Labels, out: &mut Vec<u8>) -> SeriesRef {
-        let (r, created) = self.head.get_or_create(labels);
-        if created {
-            record::encode_series(out, r, labels);
-        }
-        r
-    }
-
     /// Writes native-API metric points (seed 003/004): counters add, gauges set, histograms
     /// and summaries observe. All or nothing.
     ///
@@ -83,7 +74,7 @@ impl Store {
     pub fn write_points(&self, points: Vec<MetricPoint>) -> Result<usize, StoreError> {
         self.metrics.received(Signal::Metrics, points.len() as u64);
         let mut wal = self.wal.lock();
-        let (planned, derived) = self.catalog.read().plan(&points).map_err(|(i, e)| {
+        let (planned, derived) = self.mem.catalog.read().plan(&points).map_err(|(i, e)| {
             self.metrics
                 .rejected(Signal::Metrics, RejectReason::Invalid, 1);
             let msg = e.to_string();
@@ -99,7 +90,7 @@ impl Store {
         let mut series_rec = Vec::new();
         let mut samples: Vec<(SeriesRef, Sample)> = Vec::with_capacity(derived.len());
         for (labels, s) in &derived {
-            let r = self.series_ref(labels, &mut series_rec);
+            let r = self.mem.series_ref(labels, &mut series_rec);
             samples.push((r, *s));
         }
         for p in &points {
@@ -113,8 +104,8 @@ impl Store {
             records.insert(0, series_rec);
         }
         self.wal_append(&mut wal, &records)?;
-        self.head.append_batch(&samples);
-        self.catalog.write().commit(planned);
+        self.mem.head.append_batch(&samples);
+        self.mem.catalog.write().commit(planned);
         drop(wal);
         self.metrics.ingested(Signal::Metrics, points.len() as u64);
         if self.bus.has_subscribers() {
@@ -123,20 +114,6 @@ impl Store {
             }
         }
         Ok(points.len())
-    }
-
-    /// Replays one native-API point (no WAL, no bus).
-    pub(crate) fn replay_point(&self, p: MetricPoint) {
-        let planned = self.catalog.read().plan(std::slice::from_ref(&p));
-        if let Ok((planned, derived)) = planned {
-            let mut scratch = Vec::new();
-            let samples: Vec<(SeriesRef, Sample)> = derived
-                .iter()
-                .map(|(l, s)| (self.series_ref(l, &mut scratch), *s))
-                .collect();
-            self.head.append_batch(&samples);
-            self.catalog.write().commit(planned);
-        }
     }
 
     /// Writes a decoded remote_write request. Samples older than their series' latest are
@@ -151,7 +128,7 @@ impl Store {
         let mut series_rec = Vec::new();
         let mut samples = Vec::with_capacity(n);
         for s in &req.series {
-            let r = self.series_ref(&s.labels, &mut series_rec);
+            let r = self.mem.series_ref(&s.labels, &mut series_rec);
             samples.extend(s.samples.iter().map(|x| (r, *x)));
         }
         let mut records = Vec::with_capacity(2 + req.metadata.len());
@@ -162,7 +139,7 @@ impl Store {
         record::encode_samples(&mut sample_rec, &samples);
         records.push(sample_rec);
         let new_meta: Vec<_> = {
-            let meta = self.metadata.read();
+            let meta = self.mem.metadata.read();
             req.metadata
                 .iter()
                 .filter(|(name, kind, help)| meta.get(name) != Some(&(*kind, help.clone())))
@@ -174,9 +151,9 @@ impl Store {
             records.push(b);
         }
         self.wal_append(&mut wal, &records)?;
-        let stats = self.head.append_batch(&samples);
+        let stats = self.mem.head.append_batch(&samples);
         if !new_meta.is_empty() {
-            let mut meta = self.metadata.write();
+            let mut meta = self.mem.metadata.write();
             for (name, kind, help) in new_meta {
                 meta.insert(name.clone(), (*kind, help.clone()));
             }
@@ -261,7 +238,7 @@ impl Store {
         let mut wal = self.wal.lock();
         self.wal_append(&mut wal, &records)?;
         {
-            let mut store = self.events.write();
+            let mut store = self.mem.events.write();
             for e in &keep {
                 out.evicted += store.insert(e.clone()).evicted;
             }
@@ -303,7 +280,7 @@ impl Store {
         self.wal_append(&mut wal, &records)?;
         let mut evicted = 0;
         {
-            let mut store = self.logs.write();
+            let mut store = self.mem.logs.write();
             for l in &logs {
                 evicted += store.insert(l.clone());
             }
@@ -353,7 +330,7 @@ impl Store {
             .collect();
         // Check the trace-length bound before the WAL sees anything.
         {
-            let traces = self.traces.read();
+            let traces = self.mem.traces.read();
             let max = self.settings.read().traces.max_spans_per_trace;
             for (i, s) in spans.iter().enumerate() {
                 if traces.span(s.span_id).is_none() {
@@ -376,7 +353,7 @@ impl Store {
         self.wal_append(wal, &records)?;
         let mut evicted = 0;
         {
-            let mut traces = self.traces.write();
+            let mut traces = self.mem.traces.write();
             for s in spans {
                 match traces.upsert_span(s.clone(), now_ns) {
                     Ok(u) => evicted += u.evicted.spans,
@@ -403,7 +380,7 @@ impl Store {
             Some(t) => {
                 let parent = req.parent_span_id.or_else(|| {
                     // Seed 004 passes only a trace id: hang the span under that trace's root.
-                    self.traces.read().trace(t).and_then(|v| {
+                    self.mem.traces.read().trace(t).and_then(|v| {
                         v.spans
                             .iter()
                             .find(|s| s.parent_span_id.is_none())
@@ -457,7 +434,7 @@ impl Store {
         f: impl FnOnce(&mut Span),
     ) -> Result<Span, StoreError> {
         let mut wal = self.wal.lock();
-        let mut span = match self.traces.read().span(id) {
+        let mut span = match self.mem.traces.read().span(id) {
             Some(s) => s.clone(),
             None => {
                 self.metrics
@@ -482,7 +459,7 @@ impl Store {
         let mut b = Vec::with_capacity(512);
         record::encode_json(&mut b, JsonTag::Span, &span);
         self.wal_append(&mut wal, &[b])?;
-        match self.traces.write().upsert_span(span.clone(), now_ns) {
+        match self.mem.traces.write().upsert_span(span.clone(), now_ns) {
             Ok(_) => {}
             Err(TraceStoreError::UnknownSpan { .. }) | Err(_) => {
                 tracing::warn!(span = %id, "span update not applied")

@@ -1,0 +1,118 @@
+//! Everything the store holds in memory, and how replayed records are applied to it. Separate
+//! from `Store` so replay can run before the WAL is opened for new writes (the WAL truncates a
+//! torn tail only in its last segment).
+
+use std::collections::HashMap;
+
+use blazar_model::{Labels, MetricKind, MetricPoint, Sample};
+use blazar_signals::{EventStore, LogStore, TraceStore};
+use blazar_tsdb::{Head, HeadOptions, SeriesRef, SeriesSnapshot};
+use parking_lot::RwLock;
+
+use crate::catalog::{Catalog, Instrument};
+use crate::record::{self, Record};
+use crate::Settings;
+
+/// The in-memory stores.
+pub(crate) struct Memory {
+    pub(crate) head: Head,
+    pub(crate) catalog: RwLock<Catalog>,
+    pub(crate) metadata: RwLock<HashMap<String, (MetricKind, String)>>,
+    pub(crate) events: RwLock<EventStore>,
+    pub(crate) traces: RwLock<TraceStore>,
+    pub(crate) logs: RwLock<LogStore>,
+}
+
+impl Memory {
+    pub(crate) fn new(settings: &Settings) -> Self {
+        Self {
+            head: Head::new(HeadOptions::default()),
+            catalog: RwLock::new(Catalog::default()),
+            metadata: RwLock::new(HashMap::new()),
+            events: RwLock::new(EventStore::new(settings.events)),
+            traces: RwLock::new(TraceStore::new(settings.traces)),
+            logs: RwLock::new(LogStore::new(settings.logs)),
+        }
+    }
+
+    /// Resolves the series ref for `labels`, writing a series record into `out` for a new one.
+    pub(crate) fn series_ref(&self, labels: &Labels, out: &mut Vec<u8>) -> SeriesRef {
+        let (r, created) = self.head.get_or_create(labels);
+        if created {
+            record::encode_series(out, r, labels);
+        }
+        r
+    }
+
+    /// Replays one native-API point through the same planning as a live write.
+    fn replay_point(&self, p: MetricPoint) {
+        let planned = self.catalog.read().plan(std::slice::from_ref(&p));
+        if let Ok((planned, derived)) = planned {
+            let mut scratch = Vec::new();
+            let samples: Vec<(SeriesRef, Sample)> = derived
+                .iter()
+                .map(|(l, s)| (self.series_ref(l, &mut scratch), *s))
+                .collect();
+            self.head.append_batch(&samples);
+            self.catalog.write().commit(planned);
+        }
+    }
+
+    /// Applies one replayed record; returns false if it did not decode or apply.
+    pub(crate) fn apply(&self, payload: &[u8]) -> bool {
+        let rec = match record::decode(payload) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(error = %e, "undecodable record");
+                return false;
+            }
+        };
+        match rec {
+            Record::Series { r, labels } => {
+                if self.head.create_with_ref(r, &labels).is_err() {
+                    return false;
+                }
+            }
+            Record::Samples(s) => {
+                self.head.append_batch(&s);
+            }
+            Record::Point {
+                labels,
+                kind,
+                value,
+                t,
+            } => self.replay_point(MetricPoint {
+                labels,
+                kind,
+                value,
+                t,
+            }),
+            Record::Metadata { name, kind, help } => {
+                self.metadata.write().insert(name, (kind, help));
+            }
+            Record::Chunks { r, labels, chunks } => {
+                if let Err(e) = self.head.restore(SeriesSnapshot { r, labels, chunks }) {
+                    tracing::warn!(error = %e, series = %r, "checkpointed chunk unreadable");
+                    return false;
+                }
+            }
+            Record::Instrument(json) => match serde_json::from_slice::<Instrument>(&json) {
+                Ok(i) => self.catalog.write().restore(i),
+                Err(_) => return false,
+            },
+            Record::Event(e) => {
+                self.events.write().insert(*e);
+            }
+            Record::Span(s) => {
+                let at = s.end_unix_nano.unwrap_or(s.start_unix_nano);
+                if self.traces.write().upsert_span(*s, at).is_err() {
+                    return false;
+                }
+            }
+            Record::Log(l) => {
+                self.logs.write().insert(*l);
+            }
+        }
+        true
+    }
+}
