@@ -17,6 +17,14 @@ pub enum ConfigError {
     /// A value parsed but is not allowed.
     #[error("{key}: {message}")]
     Invalid { key: String, message: String },
+    /// A value in a file that is not allowed, with where it is.
+    #[error("{origin}: line {line}: {key}: {message}")]
+    InvalidAt {
+        origin: String,
+        line: usize,
+        key: String,
+        message: String,
+    },
     /// An environment override names no known key or has a bad value.
     #[error("environment variable {var}: {message}")]
     Env { var: String, message: String },

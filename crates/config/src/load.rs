@@ -82,7 +82,56 @@ pub fn load_str(
             message: e.to_string(),
         })?
     };
-    Config::try_from(raw)
+    Config::try_from(raw).map_err(|e| match e {
+        ConfigError::Invalid { key, message } => match locate(text, &key) {
+            Some(line) => ConfigError::InvalidAt {
+                origin: origin.to_string(),
+                line,
+                key,
+                message,
+            },
+            None => ConfigError::Invalid { key, message },
+        },
+        other => other,
+    })
+}
+
+/// Finds the 1-based line of a key path (`storage.fsync`, `alert_rules[1].severity`) in YAML
+/// text, best effort: each segment is searched after the previous one's line, deeper indented.
+fn locate(text: &str, key: &str) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut from = 0usize;
+    let mut min_indent = 0usize;
+    for seg in key.split('.') {
+        let (name, index) = match seg.split_once('[') {
+            Some((n, rest)) => (n, rest.trim_end_matches(']').parse::<usize>().ok()),
+            None => (seg, None),
+        };
+        let (at, indent) = lines.iter().enumerate().skip(from).find_map(|(i, l)| {
+            let indent = l.len() - l.trim_start().len();
+            let body = l.trim_start().trim_start_matches("- ");
+            let hit = indent >= min_indent
+                && (body.starts_with(&format!("{name}:"))
+                    || body.starts_with(&format!("\"{name}\":")));
+            hit.then_some((i, indent))
+        })?;
+        from = at + 1;
+        min_indent = indent + 1;
+        if let Some(n) = index {
+            // The n-th list item below the key.
+            let item = lines
+                .iter()
+                .enumerate()
+                .skip(from)
+                .filter(|(_, l)| {
+                    l.trim_start().starts_with("- ") && l.len() - l.trim_start().len() >= indent
+                })
+                .nth(n)?;
+            from = item.0;
+            min_indent = item.1.len() - item.1.trim_start().len();
+        }
+    }
+    Some(from)
 }
 
 #[cfg(test)]
@@ -134,6 +183,23 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 2") && err.contains("duration"), "{err}");
+    }
+
+    #[test]
+    fn invalid_value_reports_its_line() {
+        let text = "server:\n  listen: 127.0.0.1:1\nstorage:\n  fsync: sometimes\n";
+        let err = load_str(text, "f.yaml", no_env()).unwrap_err().to_string();
+        assert_eq!(err, "f.yaml: line 4: storage.fsync: expected one of always, interval, never, got \"sometimes\"");
+        let text = "alert_rules:\n  - id: a\n    condition: gt\n    severity: info\n  - id: b\n    condition: gt\n    severity: loud\n";
+        let err = load_str(text, "r.yaml", no_env()).unwrap_err().to_string();
+        assert!(
+            err.starts_with("r.yaml: line 7: alert_rules[1].severity:"),
+            "{err}"
+        );
+        let err = load_str("sampling_rate: 2.5\n", "s.yaml", no_env())
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("s.yaml: line 1: sampling_rate:"), "{err}");
     }
 
     #[test]
