@@ -75,11 +75,7 @@ async fn tail_prints_live_events() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    crate::support::eventually("tail to subscribe", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
-    })
-    .await;
+    srv.wait_subscribers(1).await;
     srv.post_json(
         "/api/v1/telemetry/events",
         json!({"event_type": "tail.me", "source": "t"}),

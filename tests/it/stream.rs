@@ -49,12 +49,7 @@ async fn sse_delivers_metric_event_and_trace_messages_filtered() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
-    // Wait until the subscription is registered before publishing.
-    crate::support::eventually("subscriber", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
-    })
-    .await;
+    srv.wait_subscribers(1).await;
     srv.post_json(
         "/api/v1/telemetry/logs",
         json!({"message": "not subscribed to logs"}),
@@ -99,11 +94,7 @@ async fn sse_service_filter() {
         .send()
         .await
         .unwrap();
-    crate::support::eventually("subscriber", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
-    })
-    .await;
+    srv.wait_subscribers(1).await;
     srv.post_json(
         "/api/v1/telemetry/events",
         json!({"event_type": "a", "source": "other"}),
@@ -136,11 +127,7 @@ async fn websocket_delivers_events() {
         .url("/api/v1/telemetry/stream?types=event")
         .replace("http://", "ws://");
     let (mut ws, _) = tokio_tungstenite::connect_async(url).await.unwrap();
-    crate::support::eventually("subscriber", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
-    })
-    .await;
+    srv.wait_subscribers(1).await;
     srv.post_json(
         "/api/v1/telemetry/events",
         json!({"event_type": "ws.e", "source": "s"}),
@@ -173,11 +160,7 @@ async fn a_client_that_stops_reading_is_dropped_and_ingest_continues() {
         .send()
         .await
         .unwrap();
-    crate::support::eventually("subscriber", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
-    })
-    .await;
+    srv.wait_subscribers(1).await;
     let big = "z".repeat(4000);
     for _ in 0..50 {
         let batch: Vec<_> = (0..100)
@@ -210,11 +193,7 @@ async fn sigterm_with_a_stream_open_stops_cleanly() {
         .send()
         .await
         .unwrap();
-    crate::support::eventually("subscriber", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["stream"]["subscribers"].as_u64() == Some(1)).then_some(())
-    })
-    .await;
+    srv.wait_subscribers(1).await;
     srv.signal("TERM");
     let code = srv.wait_exit().await;
     assert_eq!(

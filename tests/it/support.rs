@@ -120,6 +120,15 @@ impl TestServer {
         );
     }
 
+    /// Waits until `n` live-stream subscribers are connected.
+    pub async fn wait_subscribers(&self, n: u64) {
+        eventually("stream subscribers", || async {
+            let (_, s) = self.get_json("/api/v1/telemetry/stats").await;
+            (s["stream"]["subscribers"].as_u64() == Some(n)).then_some(())
+        })
+        .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -85,21 +85,39 @@ async fn not_found(uri: axum::http::Uri) -> crate::ApiError {
     )
 }
 
-/// Reads a JSON body with the configured limit.
+/// Reads a JSON body with the configured limit; a refusal is counted against `signal`.
 pub(crate) async fn json_body(
     state: &AppState,
+    signal: blazar_store::Signal,
     headers: &axum::http::HeaderMap,
     body: axum::body::Body,
 ) -> Result<serde_json::Value, crate::ApiError> {
     let limit = state.settings().max_body_bytes;
-    let bytes = crate::body::read(headers, body, limit)
-        .await
-        .inspect_err(|e| {
-            if e.status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                tracing::debug!(limit, "request body over limit");
-            }
-        })?;
-    crate::body::json(&bytes)
+    let read = crate::body::read(headers, body, limit).await;
+    let parsed = read.and_then(|bytes| crate::body::json(&bytes));
+    parsed.inspect_err(|e| {
+        let reason = if e.status == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            blazar_store::RejectReason::TooLarge
+        } else {
+            blazar_store::RejectReason::Invalid
+        };
+        state.store.self_metrics().rejected(signal, reason, 1);
+    })
+}
+
+/// Turns a payload-translation result into an API result, counting a rejection against `signal`.
+pub(crate) fn counted<T>(
+    state: &AppState,
+    signal: blazar_store::Signal,
+    r: Result<T, blazar_ingest::InputError>,
+) -> Result<T, crate::ApiError> {
+    r.map_err(|e| {
+        state
+            .store
+            .self_metrics()
+            .rejected(signal, blazar_store::RejectReason::Invalid, 1);
+        e.into()
+    })
 }
 
 #[cfg(test)]

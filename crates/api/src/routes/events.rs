@@ -9,10 +9,10 @@ use axum::Json;
 use blazar_ingest::json_http::{parse_events, EventDefaults};
 use blazar_model::Glob;
 use blazar_signals::EventQuery;
-use blazar_store::{RejectReason, Signal};
+use blazar_store::Signal;
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::{counted, json_body};
 use crate::params::{count, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
@@ -22,20 +22,14 @@ pub(crate) async fn post(
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = state.settings();
-    let m = state.store.self_metrics();
-    let value = json_body(&state, &headers, body)
-        .await
-        .inspect_err(|_| m.rejected(Signal::Events, RejectReason::Invalid, 1))?;
+    let value = json_body(&state, Signal::Events, &headers, body).await?;
     let source_id = state.store.settings().source_id;
-    let events = parse_events(
-        &value,
-        s.max_batch_items,
-        &EventDefaults {
-            source_id: &source_id,
-            now: now_ns(),
-        },
-    )
-    .inspect_err(|_| m.rejected(Signal::Events, RejectReason::Invalid, 1))?;
+    let defaults = EventDefaults {
+        source_id: &source_id,
+        now: now_ns(),
+    };
+    let parsed = parse_events(&value, s.max_batch_items, &defaults);
+    let events = counted(&state, Signal::Events, parsed)?;
     let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
     let out = state.store.write_events(events)?;
     // Seed 002's emit never fails its caller: filtered or sampled-out events are still a 200,

@@ -8,10 +8,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use blazar_model::Severity;
 use blazar_signals::LogQuery;
-use blazar_store::{RejectReason, Signal};
+use blazar_store::Signal;
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::{counted, json_body};
 use crate::params::{count, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
@@ -21,13 +21,10 @@ pub(crate) async fn post(
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = state.settings();
-    let m = state.store.self_metrics();
-    let value = json_body(&state, &headers, body)
-        .await
-        .inspect_err(|_| m.rejected(Signal::Logs, RejectReason::Invalid, 1))?;
+    let value = json_body(&state, Signal::Logs, &headers, body).await?;
     let now = now_ns();
-    let logs = blazar_ingest::json_http::parse_logs(&value, s.max_batch_items, now)
-        .inspect_err(|_| m.rejected(Signal::Logs, RejectReason::Invalid, 1))?;
+    let parsed = blazar_ingest::json_http::parse_logs(&value, s.max_batch_items, now);
+    let logs = counted(&state, Signal::Logs, parsed)?;
     let n = state.store.write_logs(logs, now)?;
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
 }

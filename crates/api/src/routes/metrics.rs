@@ -6,11 +6,12 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
+use blazar_ingest::json_http::parse_metrics;
 use blazar_model::Glob;
-use blazar_store::{RejectReason, Signal};
+use blazar_store::Signal;
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::{counted, json_body};
 use crate::params::{count, now_ns};
 use crate::{ApiError, AppState};
 
@@ -20,26 +21,11 @@ pub(crate) async fn post(
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let s = state.settings();
-    let m = state.store.self_metrics();
-    let value = json_body(&state, &headers, body)
-        .await
-        .inspect_err(|e| reject(m, e))?;
-    let points =
-        blazar_ingest::json_http::parse_metrics(&value, &s.limits, s.max_batch_items, now_ns())
-            .inspect_err(|_| {
-                m.rejected(Signal::Metrics, RejectReason::Invalid, 1);
-            })?;
+    let value = json_body(&state, Signal::Metrics, &headers, body).await?;
+    let parsed = parse_metrics(&value, &s.limits, s.max_batch_items, now_ns());
+    let points = counted(&state, Signal::Metrics, parsed)?;
     let n = state.store.write_points(points)?;
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
-}
-
-pub(crate) fn reject(m: &blazar_store::SelfMetrics, e: &ApiError) {
-    let reason = if e.status == StatusCode::PAYLOAD_TOO_LARGE {
-        RejectReason::TooLarge
-    } else {
-        RejectReason::Invalid
-    };
-    m.rejected(Signal::Metrics, reason, 1);
 }
 
 pub(crate) async fn list(

@@ -9,18 +9,9 @@ use blazar_model::SpanId;
 use blazar_store::{RejectReason, Signal};
 use serde_json::{json, Value};
 
-use super::json_body;
+use super::{counted, json_body};
 use crate::params::now_ns;
 use crate::{ApiError, AppState};
-
-async fn read(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
-    json_body(state, headers, body).await.inspect_err(|_| {
-        state
-            .store
-            .self_metrics()
-            .rejected(Signal::Spans, RejectReason::Invalid, 1)
-    })
-}
 
 fn span_id(raw: &str, state: &AppState) -> Result<SpanId, ApiError> {
     raw.parse().map_err(|e| {
@@ -32,23 +23,14 @@ fn span_id(raw: &str, state: &AppState) -> Result<SpanId, ApiError> {
     })
 }
 
-fn invalid(state: &AppState) -> impl Fn(&blazar_ingest::InputError) + '_ {
-    |_| {
-        state
-            .store
-            .self_metrics()
-            .rejected(Signal::Spans, RejectReason::Invalid, 1)
-    }
-}
-
 pub(crate) async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let v = read(&state, &headers, body).await?;
+    let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let now = now_ns();
-    let req = parse_span_start(&v, now).inspect_err(invalid(&state))?;
+    let req = counted(&state, Signal::Spans, parse_span_start(&v, now))?;
     let (span_id, trace_id) = state.store.start_span(req, now)?;
     Ok((
         StatusCode::OK,
@@ -63,8 +45,8 @@ pub(crate) async fn tags(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let id = span_id(&id, &state)?;
-    let v = read(&state, &headers, body).await?;
-    let tags = parse_span_tags(&v).inspect_err(invalid(&state))?;
+    let v = json_body(&state, Signal::Spans, &headers, body).await?;
+    let tags = counted(&state, Signal::Spans, parse_span_tags(&v))?;
     state.store.tag_span(id, tags, now_ns())?;
     Ok(Json(json!({"status": "ok", "span_id": id})))
 }
@@ -76,9 +58,9 @@ pub(crate) async fn logs(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let id = span_id(&id, &state)?;
-    let v = read(&state, &headers, body).await?;
+    let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let now = now_ns();
-    let log = parse_span_log(&v, now).inspect_err(invalid(&state))?;
+    let log = counted(&state, Signal::Spans, parse_span_log(&v, now))?;
     state.store.log_span(id, log, now)?;
     Ok(Json(json!({"status": "ok", "span_id": id})))
 }
@@ -90,9 +72,9 @@ pub(crate) async fn finish(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let id = span_id(&id, &state)?;
-    let v = read(&state, &headers, body).await?;
+    let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let now = now_ns();
-    let fin = parse_finish(&v, now).inspect_err(invalid(&state))?;
+    let fin = counted(&state, Signal::Spans, parse_finish(&v, now))?;
     state.store.finish_span(id, fin, now)?;
     Ok(Json(json!({"status": "ok", "span_id": id})))
 }
