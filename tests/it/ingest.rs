@@ -227,3 +227,40 @@ async fn seed_002_config_sampling_filter_buffer_and_source() {
 fn uuid_like(s: &str) -> bool {
     s.len() == 36 && s.chars().filter(|c| *c == '-').count() == 4
 }
+
+#[tokio::test]
+async fn gzip_request_bodies_are_accepted() {
+    use std::io::Write;
+    let srv = TestServer::start().await;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(
+        json!([{"event_type": "gz.e", "data": {"k": 1}}, {"event_type": "gz.e"}])
+            .to_string()
+            .as_bytes(),
+    )
+    .unwrap();
+    let body = enc.finish().unwrap();
+    let r = srv
+        .client
+        .post(srv.url("/api/v1/telemetry/events"))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=gz.e")
+        .await;
+    assert_eq!(e["events"].as_array().unwrap().len(), 2);
+    let bad = srv
+        .client
+        .post(srv.url("/api/v1/telemetry/events"))
+        .header("content-encoding", "gzip")
+        .body(b"not gzip at all".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}
