@@ -226,17 +226,19 @@ async fn writes_past_the_inflight_limit_get_429_with_retry_after() {
             .send(),
     );
     tx.send(Ok(b"{\"event_type\": ".to_vec())).await.unwrap();
-    let r = crate::support::eventually("the held request to take the permit", || async {
-        let r = srv
-            .client
-            .post(srv.url("/api/v1/telemetry/metrics"))
-            .json(&json!({"name": "m", "value": 1}))
-            .send()
-            .await
-            .unwrap();
-        (r.status() == 429).then_some(r)
+    crate::support::eventually("the held request to take the permit", || async {
+        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
+        (s["server"]["writes_in_flight"] == 1).then_some(())
     })
     .await;
+    let r = srv
+        .client
+        .post(srv.url("/api/v1/telemetry/metrics"))
+        .json(&json!({"name": "m", "value": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
     assert_eq!(r.headers().get("retry-after").unwrap(), "1");
     let b: serde_json::Value = r.json().await.unwrap();
     assert!(b["error"]["message"]

@@ -31,6 +31,7 @@ pub struct ApiSettings {
     pub max_lag_events: usize,
     pub send_timeout: std::time::Duration,
     pub batch_size: usize,
+    pub max_inflight_writes: usize,
 }
 
 impl ApiSettings {
@@ -44,6 +45,7 @@ impl ApiSettings {
             max_lag_events: c.stream.max_lag_events,
             send_timeout: c.stream.send_timeout,
             batch_size: c.events.batch_size,
+            max_inflight_writes: c.server.max_inflight_writes,
         }
     }
 }
@@ -75,6 +77,14 @@ impl AppState {
             )),
             shutdown: tokio_util::sync::CancellationToken::new(),
         }
+    }
+
+    /// Returns how many write requests hold a permit now.
+    pub(crate) fn writes_in_flight(&self) -> usize {
+        self.settings
+            .read()
+            .max_inflight_writes
+            .saturating_sub(self.write_permits.available_permits())
     }
 
     pub(crate) fn settings(&self) -> ApiSettings {

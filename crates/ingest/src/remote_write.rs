@@ -1,6 +1,7 @@
 //! Prometheus remote_write 1.0 in: snappy-compressed protobuf `WriteRequest` → validated series.
 //! Pure: the API layer reads the body and answers; a bad body is a 400 that senders never retry.
 
+pub mod borrowed;
 pub mod proto;
 
 use blazar_model::{Labels, Limits, MetricKind, Sample, METRIC_NAME_LABEL};
@@ -36,17 +37,7 @@ impl Decoded {
 /// Bad snappy, a decompressed size over `max_bytes`, bad protobuf, or an invalid series (the
 /// field names the series index and label).
 pub fn decode(body: &[u8], max_bytes: usize, limits: &Limits) -> Result<Decoded, InputError> {
-    let len = snap::raw::decompress_len(body)
-        .map_err(|e| InputError::new("body", format!("not snappy-compressed: {e}")))?;
-    if len > max_bytes {
-        return Err(InputError::new(
-            "body",
-            format!("decompresses to {len} bytes, more than the limit of {max_bytes}"),
-        ));
-    }
-    let raw = snap::raw::Decoder::new()
-        .decompress_vec(body)
-        .map_err(|e| InputError::new("body", format!("not snappy-compressed: {e}")))?;
+    let raw = decompress(body, max_bytes)?;
     let req = proto::WriteRequest::decode(raw.as_slice())
         .map_err(|e| InputError::new("body", format!("not a remote_write WriteRequest: {e}")))?;
     translate(req, limits)
@@ -91,6 +82,24 @@ fn translate(req: proto::WriteRequest, limits: &Limits) -> Result<Decoded, Input
         out.metadata.push((m.metric_family_name, kind, m.help));
     }
     Ok(out)
+}
+
+/// Decompresses a snappy block body, refusing one that would exceed `max_bytes`.
+///
+/// # Errors
+/// Not snappy, or too large once decompressed.
+pub fn decompress(body: &[u8], max_bytes: usize) -> Result<Vec<u8>, InputError> {
+    let len = snap::raw::decompress_len(body)
+        .map_err(|e| InputError::new("body", format!("not snappy-compressed: {e}")))?;
+    if len > max_bytes {
+        return Err(InputError::new(
+            "body",
+            format!("decompresses to {len} bytes, more than the limit of {max_bytes}"),
+        ));
+    }
+    snap::raw::Decoder::new()
+        .decompress_vec(body)
+        .map_err(|e| InputError::new("body", format!("not snappy-compressed: {e}")))
 }
 
 /// Encodes a request (for tests, benches and the load tool).

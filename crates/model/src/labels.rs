@@ -129,36 +129,7 @@ impl Labels {
     /// # Errors
     /// The first limit exceeded, naming the label.
     pub fn validate(&self, limits: &Limits) -> Result<(), LabelsError> {
-        if self.0.len() > limits.max_labels {
-            return Err(LabelsError::TooMany {
-                count: self.0.len(),
-                max: limits.max_labels,
-            });
-        }
-        for (k, v) in &self.0 {
-            if k.len() > limits.max_label_name_len {
-                return Err(LabelsError::LabelNameTooLong {
-                    name: truncate(k),
-                    max: limits.max_label_name_len,
-                });
-            }
-            if k != METRIC_NAME_LABEL && !is_label_name(k) {
-                return Err(LabelsError::BadLabelName { name: truncate(k) });
-            }
-            let max = if k == METRIC_NAME_LABEL {
-                limits.max_name_len
-            } else {
-                limits.max_label_value_len
-            };
-            if v.len() > max {
-                return Err(LabelsError::ValueTooLong {
-                    name: truncate(k),
-                    len: v.len(),
-                    max,
-                });
-            }
-        }
-        Ok(())
+        validate_pairs(self.iter(), self.0.len(), limits)
     }
 
     /// Returns the metric name, or "" if the series has none.
@@ -247,6 +218,48 @@ fn validate_metric_name(name: &str, limits: &Limits) -> Result<(), LabelsError> 
         return Err(LabelsError::BadName {
             name: truncate(name),
         });
+    }
+    Ok(())
+}
+
+/// Checks `count` label pairs (sorted, unique) against the limits without building `Labels`;
+/// the borrowed remote_write path validates this way before allocating anything.
+///
+/// # Errors
+/// The first limit exceeded, naming the label.
+pub fn validate_pairs<'a>(
+    pairs: impl Iterator<Item = (&'a str, &'a str)>,
+    count: usize,
+    limits: &Limits,
+) -> Result<(), LabelsError> {
+    if count > limits.max_labels {
+        return Err(LabelsError::TooMany {
+            count,
+            max: limits.max_labels,
+        });
+    }
+    for (k, v) in pairs {
+        if k.len() > limits.max_label_name_len {
+            return Err(LabelsError::LabelNameTooLong {
+                name: truncate(k),
+                max: limits.max_label_name_len,
+            });
+        }
+        if k != METRIC_NAME_LABEL && !is_label_name(k) {
+            return Err(LabelsError::BadLabelName { name: truncate(k) });
+        }
+        let max = if k == METRIC_NAME_LABEL {
+            limits.max_name_len
+        } else {
+            limits.max_label_value_len
+        };
+        if v.len() > max {
+            return Err(LabelsError::ValueTooLong {
+                name: truncate(k),
+                len: v.len(),
+                max,
+            });
+        }
     }
     Ok(())
 }

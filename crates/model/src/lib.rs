@@ -15,7 +15,7 @@ pub use error::ErrorKind;
 pub use event::Event;
 pub use glob::Glob;
 pub use ids::{IdError, SpanId, TraceId};
-pub use labels::{Labels, LabelsError, Limits, METRIC_NAME_LABEL};
+pub use labels::{validate_pairs, Labels, LabelsError, Limits, METRIC_NAME_LABEL};
 pub use log::{LogRecord, Severity};
 pub use metric::{MetricKind, MetricPoint, Sample};
 pub use span::{Span, SpanEvent, SpanKind, SpanStatus};

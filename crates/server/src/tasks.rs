@@ -137,6 +137,7 @@ pub(crate) async fn reload_on_sighup(
                 Ok((mut new, _)) => {
                     // Listeners and the data directory are fixed for the process's life.
                     new.server.listen = base.server.listen;
+                    new.server.max_inflight_writes = base.server.max_inflight_writes;
                     new.otlp = base.otlp.clone();
                     new.storage.data_dir = base.storage.data_dir.clone();
                     store.reload(Settings::from_config(&new));

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 
 use blazar_bus::Bus;
-use blazar_ingest::remote_write::{Decoded, Series};
-use blazar_model::{Event, Labels, Limits, MetricKind, MetricPoint, Sample};
+use blazar_ingest::remote_write::{self, proto};
+use blazar_model::{Event, Labels, Limits, MetricKind, MetricPoint};
 use blazar_store::{SelfMetrics, Settings, Store};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
@@ -44,39 +44,57 @@ fn series(n: usize) -> Vec<Labels> {
         .collect()
 }
 
+/// One remote_write request as a Prometheus shard sends it (one sample per series), already
+/// decompressed: the timed part is parse + validate + WAL + head.
+fn request(labels: &[Labels], per_series: usize, t0: i64) -> Vec<u8> {
+    let req = proto::WriteRequest {
+        timeseries: labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| proto::TimeSeries {
+                labels: l
+                    .iter()
+                    .map(|(k, v)| proto::Label {
+                        name: k.into(),
+                        value: v.into(),
+                    })
+                    .collect(),
+                samples: (0..per_series)
+                    .map(|k| proto::Sample {
+                        timestamp: t0 + k as i64 * 15_000,
+                        value: (i * k) as f64,
+                    })
+                    .collect(),
+            })
+            .collect(),
+        metadata: Vec::new(),
+    };
+    prost::Message::encode_to_vec(&req)
+}
+
 fn remote_write(c: &mut Criterion) {
-    const SERIES: usize = 1000;
-    const PER: usize = 10;
+    const SERIES: usize = 2000;
     let labels = series(SERIES);
+    let limits = Limits::default();
     let mut g = c.benchmark_group("store_remote_write");
-    g.throughput(Throughput::Elements((SERIES * PER) as u64));
-    let (store, _dir) = open();
-    let mut t0 = 1_700_000_000_000i64;
-    g.bench_function("1k_series_x10", |b| {
-        b.iter_batched(
-            || {
-                t0 += PER as i64 * 15_000;
-                Decoded {
-                    series: labels
-                        .iter()
-                        .enumerate()
-                        .map(|(i, l)| Series {
-                            labels: l.clone(),
-                            samples: (0..PER)
-                                .map(|k| Sample {
-                                    t: t0 + k as i64 * 15_000,
-                                    v: (i * k) as f64,
-                                })
-                                .collect(),
-                        })
-                        .collect(),
-                    metadata: Vec::new(),
-                }
-            },
-            |req| store.write_remote(req).unwrap(),
-            BatchSize::LargeInput,
-        )
-    });
+    for per in [1usize, 10] {
+        g.throughput(Throughput::Elements((SERIES * per) as u64));
+        let (store, _dir) = open();
+        let mut t0 = 1_700_000_000_000i64;
+        g.bench_function(format!("2k_series_x{per}"), |b| {
+            b.iter_batched(
+                || {
+                    t0 += per as i64 * 15_000;
+                    request(&labels, per, t0)
+                },
+                |raw| {
+                    let req = remote_write::borrowed::parse(&raw, &limits).unwrap();
+                    store.write_remote(&req).unwrap()
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
     g.finish();
 }
 

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use blazar_bus::{Message, MessageKind};
 use blazar_ingest::json_http::{SpanFinish, SpanLog, SpanStart};
-use blazar_ingest::remote_write::Decoded;
+use blazar_ingest::remote_write::borrowed::BorrowedRequest;
 use blazar_model::{
     Event, LogRecord, MetricPoint, Sample, Span, SpanEvent, SpanId, SpanStatus, TraceId,
 };
@@ -116,20 +116,29 @@ impl Store {
         Ok(points.len())
     }
 
-    /// Writes a decoded remote_write request. Samples older than their series' latest are
-    /// dropped and counted (as Prometheus does); the rest are stored.
+    /// Writes a parsed remote_write request (validated by the parser). Samples older than
+    /// their series' latest are dropped and counted (as Prometheus does); the rest are stored.
+    /// Existing series are found from the borrowed labels; only new ones allocate.
     ///
     /// # Errors
     /// A WAL failure.
-    pub fn write_remote(&self, req: Decoded) -> Result<RemoteOutcome, StoreError> {
-        let n = req.sample_count();
+    pub fn write_remote(&self, req: &BorrowedRequest<'_>) -> Result<RemoteOutcome, StoreError> {
+        let n = req.samples.len();
         self.metrics.received(Signal::Metrics, n as u64);
         let mut wal = self.wal.lock();
         let mut series_rec = Vec::new();
         let mut samples = Vec::with_capacity(n);
         for s in &req.series {
-            let r = self.mem.series_ref(&s.labels, &mut series_rec);
-            samples.extend(s.samples.iter().map(|x| (r, *x)));
+            let pairs = req.labels(s);
+            let r = match self.mem.head.lookup_pairs(pairs) {
+                Some(r) => r,
+                None => {
+                    let labels = blazar_model::Labels::try_from_pairs(pairs.iter().copied())
+                        .map_err(|e| StoreError::invalid("timeseries.labels", e.to_string()))?;
+                    self.mem.series_ref(&labels, &mut series_rec)
+                }
+            };
+            samples.extend(req.samples_of(s).iter().map(|x| (r, *x)));
         }
         let mut records = Vec::with_capacity(2 + req.metadata.len());
         if !series_rec.is_empty() {

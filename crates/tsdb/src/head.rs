@@ -160,6 +160,23 @@ struct Registry {
 }
 
 impl Registry {
+    /// Finds a series by borrowed, sorted label pairs; `h` must be `hash_one(pairs)`, which
+    /// equals `hash_one(&labels)` for the same labels (a slice of `(&str, &str)` hashes as the
+    /// `Vec<(String, String)>` inside `Labels` does).
+    fn find_pairs(&self, h: u64, pairs: &[(&str, &str)]) -> Option<SeriesRef> {
+        let first = self.by_hash.get(&h)?;
+        let extra = self
+            .collisions
+            .get(&h)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        std::iter::once(first).chain(extra).copied().find(|r| {
+            self.series
+                .get(r)
+                .is_some_and(|s| s.labels.iter().eq(pairs.iter().copied()))
+        })
+    }
+
     fn find(&self, h: u64, labels: &Labels) -> Option<SeriesRef> {
         let first = self.by_hash.get(&h)?;
         let extra = self
@@ -250,6 +267,14 @@ impl Head {
             }),
             maintenance: Mutex::new(()),
         }
+    }
+
+    /// Returns the ref of the series with these sorted label pairs, without allocating: the
+    /// ingest fast path for series that already exist.
+    pub fn lookup_pairs(&self, pairs: &[(&str, &str)]) -> Option<SeriesRef> {
+        let reg = self.reg.read();
+        let h = reg.hasher.hash_one(pairs);
+        reg.find_pairs(h, pairs)
     }
 
     /// Returns the series ref for `labels`, creating the series if needed; the flag tells

@@ -4,6 +4,7 @@
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use blazar_ingest::remote_write;
 use blazar_store::{RejectReason, Signal};
 
 use crate::{ApiError, AppState};
@@ -32,11 +33,17 @@ pub(crate) async fn post(
     let max_raw = s.max_body_bytes.saturating_mul(8);
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
-        let decoded =
-            blazar_ingest::remote_write::decode(&bytes, max_raw, &limits).inspect_err(|_| {
+        let parsed = remote_write::decompress(&bytes, max_raw).and_then(|raw| {
+            let req = remote_write::borrowed::parse(&raw, &limits)?;
+            Ok(store.write_remote(&req))
+        });
+        match parsed {
+            Ok(written) => written.map_err(ApiError::from),
+            Err(e) => {
                 m.rejected(Signal::Metrics, RejectReason::Invalid, 1);
-            })?;
-        store.write_remote(decoded).map_err(ApiError::from)
+                Err(ApiError::from(e))
+            }
+        }
     })
     .await
     .map_err(|e| {

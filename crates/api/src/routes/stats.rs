@@ -16,6 +16,10 @@ pub(crate) async fn get(State(state): State<AppState>) -> Json<Value> {
         "event_types": store.event_type_counts(),
         "buffer": {"events": stats.events, "buffer_size": stats.event_buffer_size},
         "store": stats,
+        "server": {
+            "writes_in_flight": state.writes_in_flight(),
+            "max_inflight_writes": state.settings().max_inflight_writes,
+        },
         "stream": {
             "subscribers": bus.subscribers(),
             "published": bus.stats().published.load(std::sync::atomic::Ordering::Relaxed),

@@ -28,6 +28,25 @@ fn names(h: &Head, ms: &[Matcher]) -> Vec<String> {
 }
 
 #[test]
+fn lookup_pairs_finds_series_without_building_labels() {
+    let h = Head::default();
+    let a = labels(&[("__name__", "up"), ("instance", "x:1"), ("job", "a")]);
+    let (ra, _) = h.get_or_create(&a);
+    assert_eq!(
+        h.lookup_pairs(&[("__name__", "up"), ("instance", "x:1"), ("job", "a")]),
+        Some(ra)
+    );
+    assert_eq!(
+        h.lookup_pairs(&[("__name__", "up"), ("instance", "x:1"), ("job", "b")]),
+        None
+    );
+    assert_eq!(
+        h.lookup_pairs(&[("__name__", "up"), ("instance", "x:1")]),
+        None
+    );
+}
+
+#[test]
 fn get_or_create_returns_stable_refs() {
     let h = Head::default();
     let a = labels(&[("__name__", "up"), ("job", "a")]);
