@@ -80,3 +80,62 @@ fn chrono_now_ms() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+async fn write(srv: &TestServer, n_series: usize, t0: i64) {
+    let r = srv
+        .client
+        .post(srv.url("/api/v1/write"))
+        .body(blazar_ingest::remote_write::encode(&request(n_series, t0)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+}
+
+async fn stored(srv: &TestServer) -> (u64, u64) {
+    let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
+    (
+        s["store"]["series"].as_u64().unwrap(),
+        s["store"]["samples"].as_u64().unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn remote_write_survives_kill_9_with_and_without_a_checkpoint() {
+    let cfg = "storage:\n  checkpoint_interval: 1s\n";
+    let mut srv = TestServer::start_with(crate::support::Opts {
+        config_yaml: Some(cfg.into()),
+        ..Default::default()
+    })
+    .await;
+    let now = chrono_now_ms() - 600_000;
+    write(&srv, 64, now).await;
+    assert_eq!(stored(&srv).await, (64, 192));
+    // Across a checkpoint: wait for one, then write more series and samples after it.
+    crate::support::eventually("a checkpoint", || async {
+        let (_, m) = srv.get_text("/metrics").await;
+        m.lines()
+            .any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0"))
+            .then_some(())
+    })
+    .await;
+    write(&srv, 100, now + 60_000).await;
+    assert_eq!(stored(&srv).await, (100, 492));
+    let mut opts = srv.kill9();
+    opts.config_yaml = Some(cfg.into());
+    let srv = TestServer::start_with(opts).await;
+    assert_eq!(stored(&srv).await, (100, 492), "log:\n{}", srv.log_text());
+    let (_, m) = srv
+        .get_json("/api/v1/telemetry/metrics?name=node_cpu_seconds_total&limit=1000")
+        .await;
+    let cpu99 = m["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tags"]["cpu"] == "99")
+        .unwrap();
+    assert_eq!(cpu99["value"], 992.0);
+    // And new series keep getting fresh refs after the restart.
+    write(&srv, 120, now + 120_000).await;
+    assert_eq!(stored(&srv).await.0, 120);
+}

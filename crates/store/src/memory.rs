@@ -35,11 +35,16 @@ impl Memory {
         }
     }
 
-    /// Resolves the series ref for `labels`, writing a series record into `out` for a new one.
-    pub(crate) fn series_ref(&self, labels: &Labels, out: &mut Vec<u8>) -> SeriesRef {
-        let (r, created) = self.head.get_or_create(labels);
-        if created {
-            record::encode_series(out, r, labels);
+    /// Resolves the series ref for `labels`, noting a new series in `created` (the caller
+    /// logs them as one Series record before their samples).
+    pub(crate) fn series_ref(
+        &self,
+        labels: &Labels,
+        created: &mut Vec<(SeriesRef, Labels)>,
+    ) -> SeriesRef {
+        let (r, new) = self.head.get_or_create(labels);
+        if new {
+            created.push((r, labels.clone()));
         }
         r
     }
@@ -68,8 +73,12 @@ impl Memory {
             }
         };
         match rec {
-            Record::Series { r, labels } => {
-                if self.head.create_with_ref(r, &labels).is_err() {
+            Record::Series(series) => {
+                let mut ok = true;
+                for (r, labels) in series {
+                    ok &= self.head.create_with_ref(r, &labels).is_ok();
+                }
+                if !ok {
                     return false;
                 }
             }

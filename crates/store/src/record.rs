@@ -11,10 +11,7 @@ use blazar_tsdb::SeriesRef;
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Record {
     /// A new series and its stable reference.
-    Series {
-        r: SeriesRef,
-        labels: Labels,
-    },
+    Series(Vec<(SeriesRef, Labels)>),
     /// Samples of already-declared series.
     Samples(Vec<(SeriesRef, Sample)>),
     /// A native-API metric write, replayed through the same code as live.
@@ -111,10 +108,13 @@ fn byte_kind(b: u8) -> MetricKind {
     }
 }
 
-pub(crate) fn encode_series(out: &mut Vec<u8>, r: SeriesRef, labels: &Labels) {
+pub(crate) fn encode_series(out: &mut Vec<u8>, series: &[(SeriesRef, Labels)]) {
     out.push(SERIES);
-    put_uvarint(out, r.0);
-    put_labels(out, labels);
+    put_uvarint(out, series.len() as u64);
+    for (r, labels) in series {
+        put_uvarint(out, r.0);
+        put_labels(out, labels);
+    }
 }
 
 pub(crate) fn encode_samples(out: &mut Vec<u8>, samples: &[(SeriesRef, Sample)]) {
@@ -256,16 +256,37 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Decodes one record.
+/// Decodes one record. A binary record must use its whole payload: trailing bytes mean the
+/// writer and reader disagree on the format, which must not pass silently.
 pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     let mut r = Reader { buf };
+    let rec = decode_body(&mut r)?;
+    let binary = !matches!(
+        rec,
+        Record::Instrument(_) | Record::Event(_) | Record::Span(_) | Record::Log(_)
+    );
+    if binary && !r.buf.is_empty() {
+        return Err(DecodeError::Invalid(format!(
+            "{} trailing bytes",
+            r.buf.len()
+        )));
+    }
+    Ok(rec)
+}
+
+fn decode_body(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
     let tag = r.byte()?;
     let json = |b: &[u8]| -> Result<_, DecodeError> { Ok(b.to_vec()) };
     match tag {
-        SERIES => Ok(Record::Series {
-            r: SeriesRef(r.uvarint()?),
-            labels: r.labels()?,
-        }),
+        SERIES => {
+            let n = r.count(2)?;
+            let mut v = Vec::with_capacity(n);
+            for _ in 0..n {
+                let sr = SeriesRef(r.uvarint()?);
+                v.push((sr, r.labels()?));
+            }
+            Ok(Record::Series(v))
+        }
         SAMPLES => {
             let n = r.count(10)?;
             let mut v = Vec::with_capacity(n);
@@ -336,14 +357,16 @@ mod tests {
     #[test]
     fn binary_records_round_trip() {
         let mut b = Vec::new();
-        encode_series(&mut b, SeriesRef(7), &labels());
-        assert_eq!(
-            decode(&b).unwrap(),
-            Record::Series {
-                r: SeriesRef(7),
-                labels: labels()
-            }
-        );
+        let two = vec![
+            (SeriesRef(7), labels()),
+            (SeriesRef(8), labels().with_name_and("other", None)),
+        ];
+        encode_series(&mut b, &two);
+        assert_eq!(decode(&b).unwrap(), Record::Series(two));
+        // Two records concatenated are not one record.
+        let mut twice = b.clone();
+        twice.extend_from_slice(&b);
+        assert!(decode(&twice).is_err());
         b.clear();
         let s = vec![
             (

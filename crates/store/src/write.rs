@@ -87,10 +87,10 @@ impl Store {
             StoreError::invalid(field, message)
         })?;
         let mut records = Vec::with_capacity(points.len() + 1);
-        let mut series_rec = Vec::new();
+        let mut new_series = Vec::new();
         let mut samples: Vec<(SeriesRef, Sample)> = Vec::with_capacity(derived.len());
         for (labels, s) in &derived {
-            let r = self.mem.series_ref(labels, &mut series_rec);
+            let r = self.mem.series_ref(labels, &mut new_series);
             samples.push((r, *s));
         }
         for p in &points {
@@ -98,10 +98,11 @@ impl Store {
             record::encode_point(&mut b, &p.labels, p.kind, p.value, p.t);
             records.push(b);
         }
-        if !series_rec.is_empty() {
-            // Series records are informational for points (replay re-derives them) but keep
-            // refs stable across restarts, which checkpoints rely on.
-            records.insert(0, series_rec);
+        if !new_series.is_empty() {
+            // Informational for points (replay re-derives them), but keeps refs stable.
+            let mut b = Vec::new();
+            record::encode_series(&mut b, &new_series);
+            records.insert(0, b);
         }
         self.wal_append(&mut wal, &records)?;
         self.mem.head.append_batch(&samples);
@@ -126,7 +127,7 @@ impl Store {
         let n = req.samples.len();
         self.metrics.received(Signal::Metrics, n as u64);
         let mut wal = self.wal.lock();
-        let mut series_rec = Vec::new();
+        let mut new_series = Vec::new();
         let mut samples = Vec::with_capacity(n);
         for s in &req.series {
             let pairs = req.labels(s);
@@ -135,14 +136,16 @@ impl Store {
                 None => {
                     let labels = blazar_model::Labels::try_from_pairs(pairs.iter().copied())
                         .map_err(|e| StoreError::invalid("timeseries.labels", e.to_string()))?;
-                    self.mem.series_ref(&labels, &mut series_rec)
+                    self.mem.series_ref(&labels, &mut new_series)
                 }
             };
             samples.extend(req.samples_of(s).iter().map(|x| (r, *x)));
         }
         let mut records = Vec::with_capacity(2 + req.metadata.len());
-        if !series_rec.is_empty() {
-            records.push(series_rec);
+        if !new_series.is_empty() {
+            let mut b = Vec::with_capacity(new_series.len() * 128);
+            record::encode_series(&mut b, &new_series);
+            records.push(b);
         }
         let mut sample_rec = Vec::with_capacity(samples.len() * 12 + 8);
         record::encode_samples(&mut sample_rec, &samples);
