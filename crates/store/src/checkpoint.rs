@@ -17,15 +17,23 @@ pub struct CheckpointStats {
 }
 
 impl Store {
-    /// Writes a checkpoint of everything in memory and deletes the WAL segments it covers.
+    /// Writes a checkpoint of everything in memory and deletes the WAL segments it covers;
+    /// `None` when nothing was written since this process's last checkpoint.
     /// Writers are paused only while memory is copied, not while the file is written.
     ///
     /// # Errors
     /// Rotating the WAL or writing the checkpoint failed; the old checkpoint and segments stay.
-    pub fn checkpoint(&self) -> Result<CheckpointStats, StoreError> {
+    pub fn checkpoint(&self) -> Result<Option<CheckpointStats>, StoreError> {
         let mut records: Vec<Vec<u8>> = Vec::new();
         let covers = {
             let mut wal = self.wal.lock();
+            // Nothing written since this process's last checkpoint: it would be identical.
+            let written = wal.stats().records_total;
+            let mut last = self.last_checkpoint_records.lock();
+            if *last == Some(written) {
+                return Ok(None);
+            }
+            *last = Some(written);
             // Everything up to `covers` is in memory now; later writes go to the next segment.
             let covers = wal.rotate().map_err(StoreError::Wal)?;
             for s in self.mem.head.snapshot() {
@@ -79,11 +87,11 @@ impl Store {
             segments_removed = removed,
             "checkpoint written"
         );
-        Ok(CheckpointStats {
+        Ok(Some(CheckpointStats {
             covers_segment: covers,
             records: records.len() as u64,
             segments_removed: removed,
-        })
+        }))
     }
 
     /// Flushes the WAL to stable storage if anything was written since the last flush.

@@ -23,6 +23,7 @@ use blazar_wal::Wal;
 use parking_lot::{Mutex, RwLock};
 
 pub use catalog::{format_le, Instrument, InstrumentState, DEFAULT_BUCKETS, SUMMARY_QUANTILES};
+pub use checkpoint::CheckpointStats;
 pub use error::StoreError;
 pub use open::OpenReport;
 pub use query::{event_json, summary_json, MetricListing, MetricValueView, StoreStats, TypeCounts};
@@ -44,6 +45,8 @@ pub struct Store {
     metrics: Arc<SelfMetrics>,
     wal_healthy: AtomicBool,
     last_wal_error: Mutex<Option<String>>,
+    /// WAL records written when the last checkpoint was taken (skip identical checkpoints).
+    last_checkpoint_records: Mutex<Option<u64>>,
     event_types: Mutex<std::collections::BTreeMap<String, query::TypeCounts>>,
 }
 

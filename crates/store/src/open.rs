@@ -116,6 +116,7 @@ impl Store {
             metrics,
             wal_healthy: AtomicBool::new(true),
             last_wal_error: Mutex::new(None),
+            last_checkpoint_records: Mutex::new(None),
             event_types: Mutex::new(BTreeMap::new()),
         };
         report.elapsed_ms = started.elapsed().as_millis();
