@@ -264,3 +264,27 @@ async fn gzip_request_bodies_are_accepted() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn concurrent_counter_writes_are_never_lost_or_refused() {
+    let srv = TestServer::start().await;
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url) = (srv.client.clone(), srv.url("/api/v1/telemetry/metrics"));
+            tokio::spawn(async move {
+                for _ in 0..100 {
+                    let body = json!([{"name": "hot.counter", "value": 1, "type": "counter"}, {"name": "hot.counter", "value": 1, "type": "counter"}]);
+                    let r = client.post(&url).json(&body).send().await.unwrap();
+                    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let (_, m) = srv
+        .get_json("/api/v1/telemetry/metrics?name=hot.counter")
+        .await;
+    assert_eq!(m["metrics"][0]["value"], 1600.0);
+}

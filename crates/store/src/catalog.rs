@@ -13,8 +13,6 @@ pub const DEFAULT_BUCKETS: [f64; 11] = [
 ];
 /// Quantiles a summary publishes.
 pub const SUMMARY_QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
-/// How far behind the last write a point may be stamped and still be accepted (moved forward).
-const REORDER_TOLERANCE_MS: i64 = 1000;
 /// Observations a summary's sliding window keeps.
 pub(crate) const SUMMARY_WINDOW: usize = 1024;
 
@@ -146,8 +144,6 @@ pub(crate) enum PointError {
         existing: &'static str,
         got: &'static str,
     },
-    #[error("timestamp: {t} is older than the latest write {last} of this series")]
-    OutOfOrder { t: i64, last: i64 },
 }
 
 /// Samples one write derives, keyed by series labels.
@@ -204,25 +200,15 @@ impl Catalog {
                 },
             };
             // Two writes in one millisecond stay two samples: the later is stamped 1 ms on.
-            // Requests stamped by the server may reach the lock a little out of order: up to
-            // `REORDER_TOLERANCE_MS` behind is moved forward; further behind is the client's error.
-            let t = if p.t <= inst.updated_ms {
-                if inst.updated_ms.saturating_sub(p.t) > REORDER_TOLERANCE_MS {
-                    return Err((
-                        i,
-                        PointError::OutOfOrder {
-                            t: p.t,
-                            last: inst.updated_ms,
-                        },
-                    ));
-                }
-                inst.updated_ms + 1
-            } else {
-                p.t
-            };
+            // Writes apply in arrival order. A point not newer than the series' last sample
+            // (several writes in one millisecond, or requests reaching the lock slightly out
+            // of order) updates the state but adds no sample: the next newer write carries the
+            // cumulative value, as a scrape would.
             inst.state.apply(p.value);
-            inst.updated_ms = t;
-            derive(&inst, t, &mut derived);
+            if p.t > inst.updated_ms {
+                inst.updated_ms = p.t;
+                derive(&inst, p.t, &mut derived);
+            }
             next.insert(&p.labels, inst);
         }
         Ok((next.into_values().collect(), derived))
@@ -368,15 +354,18 @@ mod tests {
     }
 
     #[test]
-    fn same_millisecond_writes_are_spaced_one_ms_apart() {
+    fn same_millisecond_writes_update_state_and_add_one_sample() {
         let c = Catalog::default();
         let (_, d) = c
             .plan(&[
                 point("c", MetricKind::Counter, 1.0, 10),
                 point("c", MetricKind::Counter, 1.0, 10),
+                point("c", MetricKind::Counter, 1.0, 5),
+                point("c", MetricKind::Counter, 1.0, 11),
             ])
             .unwrap();
-        assert_eq!((d[0].1.t, d[1].1.t), (10, 11));
+        let samples: Vec<(i64, f64)> = d.iter().map(|(_, s)| (s.t, s.v)).collect();
+        assert_eq!(samples, [(10, 1.0), (11, 4.0)]);
     }
 
     #[test]
