@@ -283,3 +283,47 @@ async fn event_memory_stays_within_its_byte_budget() {
     assert_eq!(kept.last().unwrap()["data"]["i"], 499);
     assert!(stats["signals"]["events"]["dropped"].as_u64().unwrap() >= (500 - kept.len()) as u64);
 }
+
+#[tokio::test]
+async fn fsync_always_acknowledges_only_synced_writes() {
+    let cfg = "storage:\n  fsync: always\n";
+    let mut srv = TestServer::start_with(Opts {
+        config_yaml: Some(cfg.into()),
+        ..Opts::default()
+    })
+    .await;
+    for i in 0..20 {
+        let (s, _) = srv
+            .post_json(
+                "/api/v1/telemetry/events",
+                json!({"event_type": "sync.e", "data": {"i": i}}),
+            )
+            .await;
+        assert_eq!(s, 200);
+    }
+    srv.post_json(
+        "/api/v1/telemetry/metrics",
+        json!({"name": "sync.c", "value": 3, "type": "counter"}),
+    )
+    .await;
+    let (_, m) = srv.get_text("/metrics").await;
+    let fsyncs: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("blazar_wal_fsyncs_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        fsyncs >= 21.0,
+        "one fsync per acknowledged write, got {fsyncs}"
+    );
+    let mut opts = srv.kill9();
+    opts.config_yaml = Some(cfg.into());
+    let srv = TestServer::start_with(opts).await;
+    let (_, e) = srv
+        .get_json("/api/v1/telemetry/events?event_type=sync.e&batch_size=100")
+        .await;
+    assert_eq!(e["events"].as_array().unwrap().len(), 20);
+    let (_, c) = srv.get_json("/api/v1/telemetry/metrics?name=sync.c").await;
+    assert_eq!(c["metrics"][0]["value"], 3.0);
+}

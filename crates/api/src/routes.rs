@@ -105,6 +105,30 @@ pub(crate) async fn json_body(
     })
 }
 
+/// Runs a store write. Under `storage.fsync: always` the write waits for an fdatasync, so it
+/// runs on the blocking pool instead of stalling an async worker; otherwise inline (a buffered
+/// `write` syscall is cheaper than the hop).
+pub(crate) async fn store_write<T, F>(state: &AppState, f: F) -> Result<T, crate::ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&blazar_store::Store) -> Result<T, blazar_store::StoreError> + Send + 'static,
+{
+    if state.fsync_always {
+        let store = state.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| {
+                crate::ApiError::new(
+                    blazar_model::ErrorKind::Internal,
+                    format!("write worker: {e}"),
+                )
+            })?
+            .map_err(crate::ApiError::from)
+    } else {
+        f(&state.store).map_err(crate::ApiError::from)
+    }
+}
+
 /// Turns a payload-translation result into an API result, counting a rejection against `signal`.
 pub(crate) fn counted<T>(
     state: &AppState,

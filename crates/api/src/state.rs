@@ -61,6 +61,8 @@ pub struct AppState {
     pub write_permits: Arc<tokio::sync::Semaphore>,
     /// Cancelled at shutdown: long-lived responses (the stream) end so the server can stop.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Whether writes wait for an fdatasync (`storage.fsync: always`).
+    pub fsync_always: bool,
 }
 
 impl AppState {
@@ -76,6 +78,7 @@ impl AppState {
                 config.server.max_inflight_writes,
             )),
             shutdown: tokio_util::sync::CancellationToken::new(),
+            fsync_always: config.storage.fsync == blazar_config::FsyncMode::Always,
         }
     }
 

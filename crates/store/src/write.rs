@@ -51,6 +51,10 @@ impl Store {
             Ok(_) => {
                 self.metrics.wal_bytes.inc_by(bytes as u64);
                 self.metrics.wal_records.inc_by(refs.len() as u64);
+                if matches!(wal.options().fsync, blazar_wal::FsyncPolicy::Always) {
+                    // The WAL synced before returning.
+                    self.metrics.wal_fsyncs.inc();
+                }
                 if !self.wal_healthy.swap(true, Ordering::Relaxed) {
                     tracing::info!("wal writes recovered");
                 }

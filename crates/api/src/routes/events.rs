@@ -12,7 +12,7 @@ use blazar_signals::EventQuery;
 use blazar_store::Signal;
 use serde_json::{json, Value};
 
-use super::{counted, json_body};
+use super::{counted, json_body, store_write};
 use crate::params::{count, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
@@ -31,7 +31,7 @@ pub(crate) async fn post(
     let parsed = parse_events(&value, s.max_batch_items, &defaults);
     let events = counted(&state, Signal::Events, parsed)?;
     let ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
-    let out = state.store.write_events(events)?;
+    let out = store_write(&state, move |s| s.write_events(events)).await?;
     // Seed 002's emit never fails its caller: filtered or sampled-out events are still a 200,
     // and the counts say what was kept.
     Ok((

@@ -11,7 +11,7 @@ use blazar_signals::LogQuery;
 use blazar_store::Signal;
 use serde_json::{json, Value};
 
-use super::{counted, json_body};
+use super::{counted, json_body, store_write};
 use crate::params::{count, now_ns, time_or_ago};
 use crate::{ApiError, AppState};
 
@@ -25,7 +25,7 @@ pub(crate) async fn post(
     let now = now_ns();
     let parsed = blazar_ingest::json_http::parse_logs(&value, s.max_batch_items, now);
     let logs = counted(&state, Signal::Logs, parsed)?;
-    let n = state.store.write_logs(logs, now)?;
+    let n = store_write(&state, move |s| s.write_logs(logs, now)).await?;
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
 }
 

@@ -11,7 +11,7 @@ use blazar_model::Glob;
 use blazar_store::Signal;
 use serde_json::{json, Value};
 
-use super::{counted, json_body};
+use super::{counted, json_body, store_write};
 use crate::params::{count, now_ns};
 use crate::{ApiError, AppState};
 
@@ -24,7 +24,7 @@ pub(crate) async fn post(
     let value = json_body(&state, Signal::Metrics, &headers, body).await?;
     let parsed = parse_metrics(&value, &s.limits, s.max_batch_items, now_ns());
     let points = counted(&state, Signal::Metrics, parsed)?;
-    let n = state.store.write_points(points)?;
+    let n = store_write(&state, move |s| s.write_points(points)).await?;
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
 }
 

@@ -9,7 +9,7 @@ use blazar_model::SpanId;
 use blazar_store::{RejectReason, Signal};
 use serde_json::{json, Value};
 
-use super::{counted, json_body};
+use super::{counted, json_body, store_write};
 use crate::params::now_ns;
 use crate::{ApiError, AppState};
 
@@ -31,7 +31,7 @@ pub(crate) async fn start(
     let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let now = now_ns();
     let req = counted(&state, Signal::Spans, parse_span_start(&v, now))?;
-    let (span_id, trace_id) = state.store.start_span(req, now)?;
+    let (span_id, trace_id) = store_write(&state, move |s| s.start_span(req, now)).await?;
     Ok((
         StatusCode::OK,
         Json(json!({"span_id": span_id, "trace_id": trace_id})),
@@ -47,7 +47,8 @@ pub(crate) async fn tags(
     let id = span_id(&id, &state)?;
     let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let tags = counted(&state, Signal::Spans, parse_span_tags(&v))?;
-    state.store.tag_span(id, tags, now_ns())?;
+    let now = now_ns();
+    store_write(&state, move |s| s.tag_span(id, tags, now)).await?;
     Ok(Json(json!({"status": "ok", "span_id": id})))
 }
 
@@ -61,7 +62,7 @@ pub(crate) async fn logs(
     let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let now = now_ns();
     let log = counted(&state, Signal::Spans, parse_span_log(&v, now))?;
-    state.store.log_span(id, log, now)?;
+    store_write(&state, move |s| s.log_span(id, log, now)).await?;
     Ok(Json(json!({"status": "ok", "span_id": id})))
 }
 
@@ -75,6 +76,6 @@ pub(crate) async fn finish(
     let v = json_body(&state, Signal::Spans, &headers, body).await?;
     let now = now_ns();
     let fin = counted(&state, Signal::Spans, parse_finish(&v, now))?;
-    state.store.finish_span(id, fin, now)?;
+    store_write(&state, move |s| s.finish_span(id, fin, now)).await?;
     Ok(Json(json!({"status": "ok", "span_id": id})))
 }
