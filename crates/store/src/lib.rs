@@ -71,3 +71,6 @@ impl Store {
         self.settings.read().clone()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use blazar_model::{Labels, MetricKind, MetricPoint, Sample};
 use blazar_signals::{EventStore, LogStore, TraceStore};
-use blazar_tsdb::{Head, HeadOptions, SeriesRef, SeriesSnapshot};
+use blazar_tsdb::{Head, HeadOptions, SeriesError, SeriesRef, SeriesSnapshot};
 use parking_lot::RwLock;
 
 use crate::catalog::{Catalog, Instrument};
@@ -21,6 +21,10 @@ pub(crate) struct Memory {
     pub(crate) events: RwLock<EventStore>,
     pub(crate) traces: RwLock<TraceStore>,
     pub(crate) logs: RwLock<LogStore>,
+    /// Replay only: WAL series refs that could not be recreated as themselves (the labels came
+    /// back under a new ref after retention removed the series, or the ref was reused), mapped
+    /// to the live ref their samples belong to.
+    remap: parking_lot::Mutex<HashMap<SeriesRef, SeriesRef>>,
 }
 
 impl Memory {
@@ -32,6 +36,7 @@ impl Memory {
             events: RwLock::new(EventStore::new(settings.events)),
             traces: RwLock::new(TraceStore::new(settings.traces)),
             logs: RwLock::new(LogStore::new(settings.logs)),
+            remap: parking_lot::Mutex::new(HashMap::new()),
         }
     }
 
@@ -74,15 +79,32 @@ impl Memory {
         };
         match rec {
             Record::Series(series) => {
-                let mut ok = true;
+                let mut remap = self.remap.lock();
                 for (r, labels) in series {
-                    ok &= self.head.create_with_ref(r, &labels).is_ok();
-                }
-                if !ok {
-                    return false;
+                    match self.head.create_with_ref(r, &labels) {
+                        Ok(_) => {
+                            remap.remove(&r);
+                        }
+                        Err(SeriesError::LabelsTaken { existing, .. }) => {
+                            remap.insert(r, existing);
+                        }
+                        Err(SeriesError::RefTaken { .. }) => {
+                            let (live, _) = self.head.get_or_create(&labels);
+                            remap.insert(r, live);
+                        }
+                    }
                 }
             }
-            Record::Samples(s) => {
+            Record::Samples(mut s) => {
+                let remap = self.remap.lock();
+                if !remap.is_empty() {
+                    for (r, _) in &mut s {
+                        if let Some(live) = remap.get(r) {
+                            *r = *live;
+                        }
+                    }
+                }
+                drop(remap);
                 self.head.append_batch(&s);
             }
             Record::Point {

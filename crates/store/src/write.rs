@@ -60,6 +60,10 @@ impl Store {
                 }
                 Ok(())
             }
+            Err(e @ blazar_wal::WalError::RecordTooLarge { .. }) => Err(StoreError::invalid(
+                "body",
+                format!("too large for one write-ahead log record: {e}"),
+            )),
             Err(e) => {
                 if self.wal_healthy.swap(false, Ordering::Relaxed) {
                     tracing::error!(error = %e, "wal write failed; refusing writes until it recovers");
@@ -67,6 +71,15 @@ impl Store {
                 *self.last_wal_error.lock() = Some(e.to_string());
                 Err(StoreError::Wal(e))
             }
+        }
+    }
+
+    /// Removes series created for a write the WAL refused: they hold no samples, and keeping
+    /// them would let a later write log samples for a series the WAL never declared.
+    fn forget(&self, created: &[(SeriesRef, blazar_model::Labels)]) {
+        if !created.is_empty() {
+            let refs: Vec<SeriesRef> = created.iter().map(|(r, _)| *r).collect();
+            self.mem.head.remove_empty(&refs);
         }
     }
 
@@ -108,7 +121,10 @@ impl Store {
             record::encode_series(&mut b, &new_series);
             records.insert(0, b);
         }
-        self.wal_append(&mut wal, &records)?;
+        if let Err(e) = self.wal_append(&mut wal, &records) {
+            self.forget(&new_series);
+            return Err(e);
+        }
         self.mem.head.append_batch(&samples);
         self.mem.catalog.write().commit(planned);
         drop(wal);
@@ -134,6 +150,10 @@ impl Store {
         let mut new_series = Vec::new();
         let mut samples = Vec::with_capacity(n);
         for s in &req.series {
+            // A series without samples (exemplar- or histogram-only) creates nothing.
+            if req.samples_of(s).is_empty() {
+                continue;
+            }
             let pairs = req.labels(s);
             let r = match self.mem.head.lookup_pairs(pairs) {
                 Some(r) => r,
@@ -151,9 +171,13 @@ impl Store {
             record::encode_series(&mut b, &new_series);
             records.push(b);
         }
-        let mut sample_rec = Vec::with_capacity(samples.len() * 12 + 8);
-        record::encode_samples(&mut sample_rec, &samples);
-        records.push(sample_rec);
+        // Bounded records: a huge request is several records in one append, never one
+        // record over the WAL's limit.
+        for part in samples.chunks(SAMPLES_PER_RECORD) {
+            let mut b = Vec::with_capacity(part.len() * 12 + 8);
+            record::encode_samples(&mut b, part);
+            records.push(b);
+        }
         let new_meta: Vec<_> = {
             let meta = self.mem.metadata.read();
             req.metadata
@@ -166,7 +190,10 @@ impl Store {
             record::encode_metadata(&mut b, name, *kind, help);
             records.push(b);
         }
-        self.wal_append(&mut wal, &records)?;
+        if let Err(e) = self.wal_append(&mut wal, &records) {
+            self.forget(&new_series);
+            return Err(e);
+        }
         let stats = self.mem.head.append_batch(&samples);
         if !new_meta.is_empty() {
             let mut meta = self.mem.metadata.write();
@@ -547,6 +574,9 @@ impl Store {
         .map(|_| ())
     }
 }
+
+/// Most samples in one WAL record (about 3 MiB).
+const SAMPLES_PER_RECORD: usize = 256 * 1024;
 
 /// Service of a seed-004 span that named none (yet).
 pub(crate) const UNKNOWN_SERVICE: &str = "unknown";

@@ -110,6 +110,10 @@ fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str, String> {
     std::str::from_utf8(b).map_err(|_| format!("{what} is not UTF-8"))
 }
 
+/// Most samples one request may carry (Prometheus sends 2,000–10,000); bounds the memory a
+/// single request can make us allocate.
+pub const MAX_SAMPLES_PER_REQUEST: usize = 1_000_000;
+
 /// Parses a decompressed remote_write body, validating every series as the owned decoder
 /// does (`__name__` present, label names unique and well-formed, limits).
 ///
@@ -123,6 +127,14 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<BorrowedRequest<'a>, 
         match (num, field) {
             (1, Field::Bytes(ts)) => {
                 let i = out.series.len();
+                if out.samples.len() > MAX_SAMPLES_PER_REQUEST
+                    || out.pairs.len() > MAX_SAMPLES_PER_REQUEST
+                {
+                    return Err(InputError::new(
+                        "body",
+                        format!("more than {MAX_SAMPLES_PER_REQUEST} samples or labels in one request; send smaller batches"),
+                    ));
+                }
                 parse_series(ts, &mut out)
                     .map_err(|m| InputError::new(format!("timeseries[{i}]"), m))?;
                 let span = out.series.last().cloned().unwrap_or(SeriesSpan {

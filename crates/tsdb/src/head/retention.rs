@@ -18,9 +18,9 @@ pub struct TruncateStats {
 }
 
 impl Head {
-    /// Drops every sealed chunk whose newest sample is older than `t_ms`, then removes series
-    /// left without samples (with their postings). The open chunk is never dropped, so a
-    /// series keeps its newest samples until they are sealed.
+    /// Drops every chunk whose newest sample is older than `t_ms` (an open chunk entirely past
+    /// it is sealed first, so idle series go too), then removes series left without samples
+    /// (with their postings).
     ///
     /// A series created but not yet appended to has no samples and is removed too: a later
     /// append to its ref fails with `UnknownSeries`, and the caller creates it again.
@@ -30,6 +30,11 @@ impl Head {
         let mut empty = Vec::new();
         for (r, series) in self.all_series() {
             let mut data = series.data.lock();
+            // A series that stopped receiving samples must not keep its open chunk forever:
+            // once all of it is past retention, seal it so it goes with the rest.
+            if data.open.max_time().is_some_and(|m| m < t_ms) {
+                data.seal();
+            }
             let k = data.sealed_before(t_ms);
             let (chunks, samples) = data.drop_sealed(k);
             stats.chunks_removed += chunks;
@@ -110,6 +115,13 @@ impl Head {
 
     /// Removes the series in `candidates` that are still empty (an append may have come in
     /// since they were looked at).
+    /// Removes the series in `refs` that hold no samples (e.g. created for a write that then
+    /// failed); returns how many were removed.
+    pub fn remove_empty(&self, refs: &[SeriesRef]) -> usize {
+        let _pass = self.maintenance.lock();
+        self.remove_if_empty(refs)
+    }
+
     fn remove_if_empty(&self, candidates: &[SeriesRef]) -> usize {
         if candidates.is_empty() {
             return 0;

@@ -284,24 +284,27 @@ fn truncate_drops_old_sealed_chunks_and_empty_series() {
     let (c, _) = h.get_or_create(&labels(&[("job", "c")]));
     let st = h.truncate_before(100);
     assert_eq!(
-        st.series_removed, 1,
-        "only the never-written series is left empty"
+        st.series_removed, 3,
+        "everything is past retention, open chunks included, and c was never written"
     );
     assert_eq!(h.labels_of(c), None);
-    assert_eq!(h.label_values("job"), ["a", "b"]);
+    assert!(h.label_values("job").is_empty());
 }
 
 #[test]
-fn truncate_removes_series_once_all_chunks_are_gone() {
+fn truncate_keeps_an_open_chunk_with_samples_inside_retention() {
     let h = head(2);
     let (a, _) = h.get_or_create(&labels(&[("job", "a")]));
     for t in 0..3 {
-        h.append(a, s(t, 1.0)).unwrap();
+        h.append(a, s(t * 10, 1.0)).unwrap();
     }
+    // Sealed [0,10], open [20]: a cut at 15 drops the sealed chunk only.
+    h.truncate_before(15);
+    assert_eq!(h.samples(a, 0, 100), vec![s(20, 1.0)]);
+    // A cut past the open chunk's newest sample removes the series.
     h.truncate_before(100);
-    assert_eq!(h.samples(a, 0, 10), vec![s(2, 1.0)], "the open chunk stays");
-    assert_eq!(h.latest(a), Some(s(2, 1.0)));
-    assert_eq!(h.stats().series, 1);
+    assert_eq!(h.latest(a), None);
+    assert_eq!(h.stats().series, 0);
 }
 
 #[test]
@@ -477,4 +480,31 @@ proptest! {
             let _ = Head::default().restore(snap);
         }
     }
+}
+
+#[test]
+fn idle_series_past_retention_are_removed_with_their_open_chunk() {
+    let h = head(120);
+    let (idle, _) = h.get_or_create(&labels(&[("__name__", "idle")]));
+    let (busy, _) = h.get_or_create(&labels(&[("__name__", "busy")]));
+    h.append(idle, s(1000, 1.0)).unwrap();
+    h.append(busy, s(1000, 1.0)).unwrap();
+    h.append(busy, s(9000, 2.0)).unwrap();
+    let t = h.truncate_before(5000);
+    assert_eq!(t.series_removed, 1);
+    assert_eq!(h.latest(idle), None);
+    assert_eq!(h.lookup(&labels(&[("__name__", "idle")])), None);
+    // The busy series keeps its open chunk, which still has a sample inside retention.
+    assert_eq!(h.latest(busy), Some(s(9000, 2.0)));
+}
+
+#[test]
+fn remove_empty_only_removes_series_without_samples() {
+    let h = head(120);
+    let (a, _) = h.get_or_create(&labels(&[("__name__", "a")]));
+    let (b, _) = h.get_or_create(&labels(&[("__name__", "b")]));
+    h.append(b, s(1, 1.0)).unwrap();
+    assert_eq!(h.remove_empty(&[a, b]), 1);
+    assert_eq!(h.labels_of(a), None);
+    assert!(h.labels_of(b).is_some());
 }
