@@ -205,3 +205,18 @@ async fn sigterm_with_a_stream_open_stops_cleanly() {
     assert!(srv.log_text().contains("stopped"));
     drop(resp);
 }
+
+#[tokio::test]
+async fn a_client_that_disconnects_is_unsubscribed_even_if_nothing_matches() {
+    let srv = TestServer::start().await;
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/telemetry/stream?types=anomaly"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    srv.wait_subscribers(1).await;
+    drop(resp);
+    srv.wait_subscribers(0).await;
+}

@@ -8,6 +8,16 @@ use blazar_wal::CheckpointWriter;
 use crate::record::{self, JsonTag};
 use crate::{DropReason, Signal, Store, StoreError};
 
+/// Memory copied under the WAL lock, encoded after it is released.
+struct Snapshot {
+    series: Vec<blazar_tsdb::SeriesSnapshot>,
+    metadata: Vec<(String, blazar_model::MetricKind, String)>,
+    instruments: Vec<crate::catalog::Instrument>,
+    events: Vec<blazar_model::Event>,
+    spans: Vec<blazar_model::Span>,
+    logs: Vec<blazar_model::LogRecord>,
+}
+
 /// What one checkpoint wrote.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckpointStats {
@@ -24,55 +34,73 @@ impl Store {
     /// # Errors
     /// Rotating the WAL or writing the checkpoint failed; the old checkpoint and segments stay.
     pub fn checkpoint(&self) -> Result<Option<CheckpointStats>, StoreError> {
-        let mut records: Vec<Vec<u8>> = Vec::new();
-        let covers = {
+        // Under the WAL lock only: close the segment and copy memory (chunks are already
+        // compressed). Encoding and writing happen after writers resume.
+        let (covers, written, snap) = {
             let mut wal = self.wal.lock();
             // Nothing written since this process's last checkpoint: it would be identical.
             let written = wal.stats().records_total;
-            let mut last = self.last_checkpoint_records.lock();
-            if *last == Some(written) {
+            if *self.last_checkpoint_records.lock() == Some(written) {
                 return Ok(None);
             }
-            *last = Some(written);
             // Everything up to `covers` is in memory now; later writes go to the next segment.
             let covers = wal.rotate().map_err(StoreError::Wal)?;
-            for s in self.mem.head.snapshot() {
-                let mut b = Vec::with_capacity(64 + s.chunks.iter().map(Vec::len).sum::<usize>());
-                record::encode_chunks(&mut b, s.r, &s.labels, &s.chunks);
-                records.push(b);
-            }
-            for (name, (kind, help)) in self.mem.metadata.read().iter() {
-                let mut b = Vec::new();
-                record::encode_metadata(&mut b, name, *kind, help);
-                records.push(b);
-            }
-            for inst in self.mem.catalog.read().iter() {
-                if let Ok(json) = serde_json::to_vec(inst) {
-                    let mut b = Vec::with_capacity(json.len() + 1);
-                    record::encode_instrument(&mut b, &json);
-                    records.push(b);
-                }
-            }
-            for (_, e) in self.mem.events.read().iter() {
-                let mut b = Vec::new();
-                record::encode_json(&mut b, JsonTag::Event, e);
-                records.push(b);
-            }
-            for s in self.mem.traces.read().iter_spans() {
-                let mut b = Vec::new();
-                record::encode_json(&mut b, JsonTag::Span, s);
-                records.push(b);
-            }
-            for l in self.mem.logs.read().iter() {
-                let mut b = Vec::new();
-                record::encode_json(&mut b, JsonTag::Log, l);
-                records.push(b);
-            }
-            covers
+            let snap = Snapshot {
+                series: self.mem.head.snapshot(),
+                metadata: self
+                    .mem
+                    .metadata
+                    .read()
+                    .iter()
+                    .map(|(n, (k, h))| (n.clone(), *k, h.clone()))
+                    .collect(),
+                instruments: self.mem.catalog.read().iter().cloned().collect(),
+                events: self
+                    .mem
+                    .events
+                    .read()
+                    .iter()
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+                spans: self.mem.traces.read().iter_spans().cloned().collect(),
+                logs: self.mem.logs.read().iter().cloned().collect(),
+            };
+            (covers, written, snap)
         };
         let mut w = CheckpointWriter::create(&self.wal_dir, covers).map_err(StoreError::Wal)?;
-        for r in &records {
-            w.append(r).map_err(StoreError::Wal)?;
+        let mut n = 0u64;
+        let mut b = Vec::with_capacity(4096);
+        let mut put = |b: &mut Vec<u8>| -> Result<(), StoreError> {
+            n += 1;
+            w.append(b).map_err(StoreError::Wal)?;
+            b.clear();
+            Ok(())
+        };
+        for s in &snap.series {
+            record::encode_chunks(&mut b, s.r, &s.labels, &s.chunks);
+            put(&mut b)?;
+        }
+        for (name, kind, help) in &snap.metadata {
+            record::encode_metadata(&mut b, name, *kind, help);
+            put(&mut b)?;
+        }
+        for inst in &snap.instruments {
+            if let Ok(json) = serde_json::to_vec(inst) {
+                record::encode_instrument(&mut b, &json);
+                put(&mut b)?;
+            }
+        }
+        for e in &snap.events {
+            record::encode_json(&mut b, JsonTag::Event, e);
+            put(&mut b)?;
+        }
+        for s in &snap.spans {
+            record::encode_json(&mut b, JsonTag::Span, s);
+            put(&mut b)?;
+        }
+        for l in &snap.logs {
+            record::encode_json(&mut b, JsonTag::Log, l);
+            put(&mut b)?;
         }
         w.finish().map_err(StoreError::Wal)?;
         let removed = self
@@ -80,16 +108,18 @@ impl Store {
             .lock()
             .remove_segments_through(covers)
             .map_err(StoreError::Wal)?;
+        // Only a checkpoint that made it to disk counts; a failed one is retried next time.
+        *self.last_checkpoint_records.lock() = Some(written);
         self.metrics.checkpoints.inc();
         tracing::info!(
             covers_segment = covers,
-            records = records.len(),
+            records = n,
             segments_removed = removed,
             "checkpoint written"
         );
         Ok(Some(CheckpointStats {
             covers_segment: covers,
-            records: records.len() as u64,
+            records: n,
             segments_removed: removed,
         }))
     }

@@ -229,8 +229,15 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
     }
     let (tx, out) = tokio::sync::mpsc::channel::<Frame>(64);
     tokio::spawn(async move {
+        // A client that leaves is noticed at once, not at the next matching message (which,
+        // with a narrow filter, may never come).
+        let gone = tx.clone();
         let sink = tokio_util::sync::PollSender::new(tx);
-        finish(pump(rx, filter, sink, max_lag, timeout, shutdown).await);
+        let res = tokio::select! {
+            r = pump(rx, filter, sink, max_lag, timeout, shutdown) => r,
+            () = gone.closed() => (PumpEnd::ClientGone, 0),
+        };
+        finish(res);
     });
     let first = futures_util::stream::once(async {
         Ok::<_, Infallible>(SseEvent::default().comment("connected"))
