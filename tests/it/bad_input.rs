@@ -261,3 +261,50 @@ async fn writes_past_the_inflight_limit_get_429_with_retry_after() {
     let (_, m) = srv.get_text("/metrics").await;
     assert!(m.contains("reason=\"overloaded\""), "{m}");
 }
+
+#[tokio::test]
+async fn a_span_holds_a_bounded_number_of_logs() {
+    let srv = TestServer::start().await;
+    let (_, span) = srv
+        .post_json("/api/v1/telemetry/traces/spans", json!({"name": "chatty"}))
+        .await;
+    let sid = span["span_id"].as_str().unwrap().to_string();
+    for i in 0..256 {
+        let (s, b) = srv
+            .post_json(
+                &format!("/api/v1/telemetry/traces/spans/{sid}/logs"),
+                json!({"message": format!("log {i}")}),
+            )
+            .await;
+        assert_eq!(s, 200, "{b}");
+    }
+    let (s, b) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/traces/spans/{sid}/logs"),
+            json!({"message": "one too many"}),
+        )
+        .await;
+    assert_eq!(s, 400);
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("maximum of 256 logs"),
+        "{b}"
+    );
+    // The span still finishes, and its logs are also log records with trace context.
+    let (s, _) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/traces/spans/{sid}/finish"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, logs) = srv
+        .get_json(&format!(
+            "/api/v1/telemetry/logs?trace_id={}&limit=1000",
+            span["trace_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(logs["logs"].as_array().unwrap().len(), 256);
+}

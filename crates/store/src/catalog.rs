@@ -86,6 +86,15 @@ impl InstrumentState {
         }
     }
 
+    /// Returns whether every running total is finite (a total that overflowed to ±Inf could
+    /// not be checkpointed as JSON).
+    fn is_finite(&self) -> bool {
+        match self {
+            Self::Counter { value } | Self::Gauge { value } => value.is_finite(),
+            Self::Histogram { sum, .. } | Self::Summary { sum, .. } => sum.is_finite(),
+        }
+    }
+
     /// Returns quantile `q` of a summary's window (nearest rank), or `None` for other kinds.
     pub fn quantiles(&self) -> Option<Vec<(f64, f64)>> {
         let Self::Summary { window, .. } = self else {
@@ -136,7 +145,7 @@ pub struct Instrument {
 }
 
 /// Why a point cannot be applied.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub(crate) enum PointError {
     #[error("type: metric {name:?} is a {existing}, got {got}")]
     KindConflict {
@@ -144,6 +153,8 @@ pub(crate) enum PointError {
         existing: &'static str,
         got: &'static str,
     },
+    #[error("value: {value} would make {name:?} leave the finite range")]
+    Overflow { name: String, value: f64 },
 }
 
 /// Samples one write derives, keyed by series labels.
@@ -205,6 +216,15 @@ impl Catalog {
             // of order) updates the state but adds no sample: the next newer write carries the
             // cumulative value, as a scrape would.
             inst.state.apply(p.value);
+            if !inst.state.is_finite() {
+                return Err((
+                    i,
+                    PointError::Overflow {
+                        name: name.to_string(),
+                        value: p.value,
+                    },
+                ));
+            }
             if p.t > inst.updated_ms {
                 inst.updated_ms = p.t;
                 derive(&inst, p.t, &mut derived);
@@ -392,6 +412,19 @@ mod tests {
         let (planned, _) = c.plan(&pts).unwrap();
         let q = planned[0].state.quantiles().unwrap();
         assert_eq!(q, vec![(0.5, 50.0), (0.9, 90.0), (0.99, 99.0)]);
+    }
+
+    #[test]
+    fn a_total_that_would_overflow_is_rejected() {
+        let c = Catalog::default();
+        let err = c
+            .plan(&[
+                point("big", MetricKind::Counter, 1e308, 1),
+                point("big", MetricKind::Counter, 1e308, 2),
+            ])
+            .unwrap_err();
+        assert_eq!(err.0, 1);
+        assert!(err.1.to_string().starts_with("value:"), "{}", err.1);
     }
 
     #[test]

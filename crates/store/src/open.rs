@@ -103,6 +103,15 @@ impl Store {
                 "skipped wal records that did not decode"
             );
         }
+        // Traces that were complete before the restart were announced then; mark them so the
+        // completion task does not publish them all again.
+        let already = mem.traces.write().take_completed(i64::MAX, 0).len();
+        if already > 0 {
+            tracing::debug!(
+                traces = already,
+                "replayed traces marked as already completed"
+            );
+        }
         let opts = WalOptions::new(&wal_dir)
             .with_segment_bytes(settings.segment_bytes)
             .with_fsync(settings.fsync);

@@ -10,7 +10,6 @@ use blazar_ingest::remote_write::borrowed::BorrowedRequest;
 use blazar_model::{
     Event, LogRecord, MetricPoint, Sample, Span, SpanEvent, SpanId, SpanStatus, TraceId,
 };
-use blazar_signals::TraceStoreError;
 use blazar_tsdb::SeriesRef;
 use rand::Rng;
 use serde_json::{json, Value};
@@ -371,26 +370,33 @@ impl Store {
                 b
             })
             .collect();
-        // Check the trace-length bound before the WAL sees anything.
+        // Check the trace-length bound before the WAL sees anything, counting the batch's own
+        // new spans too (several new spans of one trace may arrive together).
         {
             let traces = self.mem.traces.read();
             let max = self.settings.read().traces.max_spans_per_trace;
+            let mut counts: std::collections::HashMap<TraceId, usize> =
+                std::collections::HashMap::new();
+            let mut seen: std::collections::HashSet<SpanId> = std::collections::HashSet::new();
             for (i, s) in spans.iter().enumerate() {
-                if traces.span(s.span_id).is_none() {
-                    if let Some(view) = traces.trace(s.trace_id) {
-                        if view.summary.span_count >= max {
-                            self.metrics
-                                .rejected(Signal::Spans, RejectReason::Invalid, 1);
-                            return Err(StoreError::invalid(
-                                format!("spans[{i}]"),
-                                format!(
-                                    "trace {} already holds the maximum of {max} spans",
-                                    s.trace_id
-                                ),
-                            ));
-                        }
-                    }
+                if traces.span(s.span_id).is_some() || !seen.insert(s.span_id) {
+                    continue;
                 }
+                let count = counts.entry(s.trace_id).or_insert_with(|| {
+                    traces.trace(s.trace_id).map_or(0, |v| v.summary.span_count)
+                });
+                if *count >= max {
+                    self.metrics
+                        .rejected(Signal::Spans, RejectReason::Invalid, 1);
+                    return Err(StoreError::invalid(
+                        format!("spans[{i}]"),
+                        format!(
+                            "trace {} already holds the maximum of {max} spans",
+                            s.trace_id
+                        ),
+                    ));
+                }
+                *count += 1;
             }
         }
         self.wal_append(wal, &records)?;
@@ -470,11 +476,14 @@ impl Store {
     }
 
     /// Applies `f` to an open span and persists the result.
+    /// Applies `f` to an open span and persists the result; `log`, when given, is appended in
+    /// the same WAL batch and stored with it, so a span log is all or nothing.
     fn update_open_span(
         &self,
         id: SpanId,
         now_ns: i64,
-        f: impl FnOnce(&mut Span),
+        f: impl FnOnce(&mut Span) -> Result<(), StoreError>,
+        log: Option<&dyn Fn(&Span) -> LogRecord>,
     ) -> Result<Span, StoreError> {
         let mut wal = self.wal.lock();
         let mut span = match self.mem.traces.read().span(id) {
@@ -498,15 +507,36 @@ impl Store {
                 message: format!("span {id} is already finished"),
             });
         }
-        f(&mut span);
+        f(&mut span).inspect_err(|_| {
+            self.metrics
+                .rejected(Signal::Spans, RejectReason::Invalid, 1)
+        })?;
+        let mut records = Vec::with_capacity(2);
         let mut b = Vec::with_capacity(512);
         record::encode_json(&mut b, JsonTag::Span, &span);
-        self.wal_append(&mut wal, &[b])?;
-        match self.mem.traces.write().upsert_span(span.clone(), now_ns) {
-            Ok(_) => {}
-            Err(TraceStoreError::UnknownSpan { .. }) | Err(_) => {
-                tracing::warn!(span = %id, "span update not applied")
-            }
+        records.push(b);
+        let log = log.map(|make| make(&span));
+        if let Some(l) = &log {
+            let mut b = Vec::with_capacity(256);
+            record::encode_json(&mut b, JsonTag::Log, l);
+            records.push(b);
+        }
+        self.wal_append(&mut wal, &records)?;
+        if self
+            .mem
+            .traces
+            .write()
+            .upsert_span(span.clone(), now_ns)
+            .is_err()
+        {
+            tracing::warn!(span = %id, "span update not applied");
+        }
+        if let Some(l) = log {
+            self.metrics.received(Signal::Logs, 1);
+            let evicted = self.mem.logs.write().insert(l);
+            self.metrics.ingested(Signal::Logs, 1);
+            self.metrics
+                .dropped(Signal::Logs, DropReason::MemoryBudget, evicted as u64);
         }
         Ok(span)
     }
@@ -521,18 +551,34 @@ impl Store {
         tags: std::collections::BTreeMap<String, Value>,
         now_ns: i64,
     ) -> Result<(), StoreError> {
-        self.update_open_span(id, now_ns, |s| {
-            if s.service == UNKNOWN_SERVICE {
-                if let Some(p) = tags
-                    .get("service.name")
-                    .or_else(|| tags.get("plugin_id"))
-                    .and_then(Value::as_str)
-                {
-                    s.service = p.to_string();
+        self.update_open_span(
+            id,
+            now_ns,
+            |s| {
+                let new_keys = tags
+                    .keys()
+                    .filter(|k| !s.attributes.contains_key(*k))
+                    .count();
+                if s.attributes.len() + new_keys > MAX_SPAN_ATTRIBUTES {
+                    return Err(StoreError::invalid(
+                        "body",
+                        format!("span {id} would hold more than {MAX_SPAN_ATTRIBUTES} tags"),
+                    ));
                 }
-            }
-            s.attributes.extend(tags);
-        })
+                if s.service == UNKNOWN_SERVICE {
+                    if let Some(p) = tags
+                        .get("service.name")
+                        .or_else(|| tags.get("plugin_id"))
+                        .and_then(Value::as_str)
+                    {
+                        s.service = p.to_string();
+                    }
+                }
+                s.attributes.extend(tags);
+                Ok(())
+            },
+            None,
+        )
         .map(|_| ())
     }
 
@@ -541,25 +587,38 @@ impl Store {
     /// # Errors
     /// Unknown span (404), finished span (409), WAL failure.
     pub fn log_span(&self, id: SpanId, log: SpanLog, now_ns: i64) -> Result<(), StoreError> {
-        let span = self.update_open_span(id, now_ns, |s| {
-            s.events.push(SpanEvent {
-                time_unix_nano: log.time_ns,
-                name: log.message.clone(),
-                attributes: [("level".to_string(), json!(log.level.as_str()))]
-                    .into_iter()
-                    .collect(),
-            });
-        })?;
-        let rec = LogRecord {
+        let record = |span: &Span| LogRecord {
             timestamp_ns: log.time_ns,
             severity: log.level,
-            body: log.message,
-            service: span.service,
+            body: log.message.clone(),
+            service: span.service.clone(),
             attributes: Default::default(),
             trace_id: Some(span.trace_id),
             span_id: Some(span.span_id),
         };
-        self.write_logs(vec![rec], now_ns).map(|_| ())
+        self.update_open_span(
+            id,
+            now_ns,
+            |s| {
+                // Each update rewrites the whole span into the WAL: bound what one span holds.
+                if s.events.len() >= MAX_SPAN_EVENTS {
+                    return Err(StoreError::invalid(
+                        "span_id",
+                        format!("span {id} already holds the maximum of {MAX_SPAN_EVENTS} logs"),
+                    ));
+                }
+                s.events.push(SpanEvent {
+                    time_unix_nano: log.time_ns,
+                    name: log.message.clone(),
+                    attributes: [("level".to_string(), json!(log.level.as_str()))]
+                        .into_iter()
+                        .collect(),
+                });
+                Ok(())
+            },
+            Some(&record),
+        )
+        .map(|_| ())
     }
 
     /// Seed 004: finishes an open span.
@@ -567,13 +626,23 @@ impl Store {
     /// # Errors
     /// Unknown span (404), already finished (409), WAL failure.
     pub fn finish_span(&self, id: SpanId, fin: SpanFinish, now_ns: i64) -> Result<(), StoreError> {
-        self.update_open_span(id, now_ns, |s| {
-            s.end_unix_nano = Some(fin.end_ns.max(s.start_unix_nano));
-            s.status = fin.status;
-        })
+        self.update_open_span(
+            id,
+            now_ns,
+            |s| {
+                s.end_unix_nano = Some(fin.end_ns.max(s.start_unix_nano));
+                s.status = fin.status;
+                Ok(())
+            },
+            None,
+        )
         .map(|_| ())
     }
 }
+
+/// Most logs (events) on one seed-004 span, and most tags.
+const MAX_SPAN_EVENTS: usize = 256;
+const MAX_SPAN_ATTRIBUTES: usize = 256;
 
 /// Most samples in one WAL record (about 3 MiB).
 const SAMPLES_PER_RECORD: usize = 256 * 1024;
