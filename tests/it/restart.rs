@@ -327,3 +327,25 @@ async fn fsync_always_acknowledges_only_synced_writes() {
     let (_, c) = srv.get_json("/api/v1/telemetry/metrics?name=sync.c").await;
     assert_eq!(c["metrics"][0]["value"], 3.0);
 }
+
+#[tokio::test]
+async fn a_wal_it_cannot_read_stops_the_start_instead_of_losing_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = tmp.path().join("data").join("wal");
+    std::fs::create_dir_all(&wal).unwrap();
+    // A segment written by a future format version.
+    let mut header = b"BZWL".to_vec();
+    header.extend_from_slice(&[9, 1, 0, 0]);
+    header.extend_from_slice(&1u64.to_le_bytes());
+    std::fs::write(wal.join("00000001.wal"), &header).unwrap();
+    let out = std::process::Command::new(crate::support::BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(tmp.path().join("data"))
+        .output()
+        .unwrap();
+    assert_ne!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error:") && err.contains("version"), "{err}");
+    // The file is left for the operator.
+    assert_eq!(std::fs::read(wal.join("00000001.wal")).unwrap(), header);
+}

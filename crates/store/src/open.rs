@@ -93,7 +93,10 @@ impl Store {
             );
             match stats {
                 Ok(s) => report.wal = s,
-                Err(e) => tracing::error!(error = %e, "wal replay stopped early"),
+                // Not a torn tail (that is truncated inside replay) but an unreadable segment
+                // or an unknown format version: starting would let the next checkpoint delete
+                // segments that were never replayed, so refuse and say why.
+                Err(e) => return Err(open_err(e)),
             }
         }
         report.bad_records += bad;
