@@ -139,3 +139,38 @@ async fn remote_write_survives_kill_9_with_and_without_a_checkpoint() {
     write(&srv, 120, now + 120_000).await;
     assert_eq!(stored(&srv).await.0, 120);
 }
+
+#[tokio::test]
+async fn new_series_past_max_series_are_dropped_and_counted() {
+    let srv = TestServer::start_with(crate::support::Opts {
+        config_yaml: Some("limits:\n  max_series: 10\n".into()),
+        ..Default::default()
+    })
+    .await;
+    let now = chrono_now_ms() - 60_000;
+    write(&srv, 20, now).await;
+    assert_eq!(stored(&srv).await, (10, 30));
+    // Existing series keep taking samples.
+    write(&srv, 10, now + 60_000).await;
+    assert_eq!(stored(&srv).await, (10, 60));
+    let (_, m) = srv.get_text("/metrics").await;
+    assert!(
+        m.contains("blazar_dropped_total{signal=\"metrics\",reason=\"series_limit\"} 30"),
+        "{m}"
+    );
+    // A native-API write that would create a series is refused with 429.
+    let (s, b) = srv
+        .post_json(
+            "/api/v1/telemetry/metrics",
+            serde_json::json!({"name": "one.more", "value": 1}),
+        )
+        .await;
+    assert_eq!(s, 429, "{b}");
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("limits.max_series"),
+        "{b}"
+    );
+}

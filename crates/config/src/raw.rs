@@ -99,6 +99,7 @@ pub struct RawLimits {
     pub max_labels: Option<usize>,
     pub max_label_name_len: Option<usize>,
     pub max_label_value_len: Option<usize>,
+    pub max_series: Option<usize>,
 }
 
 /// `events:` — seed 002's collector settings.

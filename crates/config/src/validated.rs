@@ -309,6 +309,10 @@ impl TryFrom<RawConfig> for Config {
                     .max_label_value_len
                     .unwrap_or(d.max_label_value_len),
             )?,
+            max_series: positive(
+                "limits.max_series",
+                raw.limits.max_series.unwrap_or(d.max_series),
+            )?,
         };
         let patterns = m.event_types.clone().unwrap_or_default();
         let events = EventsConfig {

@@ -16,6 +16,9 @@ pub struct Limits {
     pub max_label_name_len: usize,
     /// Longest label value, in bytes.
     pub max_label_value_len: usize,
+    /// Most metric series held at once; new series past it are refused (existing ones keep
+    /// their samples flowing).
+    pub max_series: usize,
 }
 
 impl Default for Limits {
@@ -25,6 +28,7 @@ impl Default for Limits {
             max_labels: 32,
             max_label_name_len: 128,
             max_label_value_len: 1024,
+            max_series: 1_000_000,
         }
     }
 }

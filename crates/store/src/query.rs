@@ -249,6 +249,7 @@ impl Store {
                 DropReason::MemoryBudget,
                 DropReason::OutOfOrder,
                 DropReason::Duplicate,
+                DropReason::SeriesLimit,
             ]
             .iter()
             .map(|r| m.dropped_count(s, *r))

@@ -63,6 +63,8 @@ pub enum DropReason {
     OutOfOrder,
     /// A second value at the same timestamp.
     Duplicate,
+    /// A new series past `limits.max_series`.
+    SeriesLimit,
 }
 
 impl DropReason {
@@ -77,6 +79,7 @@ impl DropReason {
             Self::MemoryBudget => "memory_budget",
             Self::OutOfOrder => "out_of_order",
             Self::Duplicate => "duplicate",
+            Self::SeriesLimit => "series_limit",
         }
     }
 }

@@ -105,7 +105,17 @@ impl Store {
         let mut records = Vec::with_capacity(points.len() + 1);
         let mut new_series = Vec::new();
         let mut samples: Vec<(SeriesRef, Sample)> = Vec::with_capacity(derived.len());
+        let max_series = self.settings.read().limits.max_series;
         for (labels, s) in &derived {
+            if self.mem.head.series_count() >= max_series && self.mem.head.lookup(labels).is_none()
+            {
+                self.forget(&new_series);
+                self.metrics
+                    .rejected(Signal::Metrics, RejectReason::Overloaded, 1);
+                return Err(StoreError::Overloaded(format!(
+                    "limits.max_series: {max_series} series are held; {labels} would be a new one"
+                )));
+            }
             let r = self.mem.series_ref(labels, &mut new_series);
             samples.push((r, *s));
         }
@@ -148,6 +158,8 @@ impl Store {
         let mut wal = self.wal.lock();
         let mut new_series = Vec::new();
         let mut samples = Vec::with_capacity(n);
+        let max_series = self.settings.read().limits.max_series;
+        let mut over_limit = 0usize;
         for s in &req.series {
             // A series without samples (exemplar- or histogram-only) creates nothing.
             if req.samples_of(s).is_empty() {
@@ -156,13 +168,29 @@ impl Store {
             let pairs = req.labels(s);
             let r = match self.mem.head.lookup_pairs(pairs) {
                 Some(r) => r,
-                None => {
-                    let labels = blazar_model::Labels::try_from_pairs(pairs.iter().copied())
-                        .map_err(|e| StoreError::invalid("timeseries.labels", e.to_string()))?;
-                    self.mem.series_ref(&labels, &mut new_series)
+                None if self.mem.head.series_count() >= max_series => {
+                    // Existing series keep flowing; a sender must not retry the whole batch.
+                    over_limit += req.samples_of(s).len();
+                    continue;
                 }
+                None => match blazar_model::Labels::try_from_pairs(pairs.iter().copied()) {
+                    Ok(labels) => self.mem.series_ref(&labels, &mut new_series),
+                    Err(e) => {
+                        self.forget(&new_series);
+                        return Err(StoreError::invalid("timeseries.labels", e.to_string()));
+                    }
+                },
             };
             samples.extend(req.samples_of(s).iter().map(|x| (r, *x)));
+        }
+        if over_limit > 0 {
+            self.metrics
+                .dropped(Signal::Metrics, DropReason::SeriesLimit, over_limit as u64);
+            tracing::debug!(
+                samples = over_limit,
+                max_series,
+                "dropped samples of new series over limits.max_series"
+            );
         }
         let mut records = Vec::with_capacity(2 + req.metadata.len());
         if !new_series.is_empty() {

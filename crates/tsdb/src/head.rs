@@ -328,6 +328,11 @@ impl Head {
         Ok(true)
     }
 
+    /// Returns the number of series held (cheap: no walk).
+    pub fn series_count(&self) -> usize {
+        self.reg.read().series.len()
+    }
+
     /// Returns the sizes of the head; walks every series, so call it per scrape, not per sample.
     pub fn stats(&self) -> HeadStats {
         let reg = self.reg.read();
