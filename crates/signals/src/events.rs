@@ -118,6 +118,19 @@ impl EventStore {
     /// count or byte bound. An `event_id` already stored is ignored (`duplicate: true`), which
     /// keeps WAL replay idempotent.
     pub fn insert(&mut self, event: Event) -> Inserted {
+        let seq = self.next_seq;
+        self.insert_at(event, seq)
+    }
+
+    /// Inserts an event under a known sequence number (restoring a checkpoint, so cursors held
+    /// by readers stay valid across a restart); later inserts continue above it. `seq` must be
+    /// above every stored one.
+    pub fn insert_with_seq(&mut self, event: Event, seq: u64) -> Inserted {
+        let seq = seq.max(self.next_seq);
+        self.insert_at(event, seq)
+    }
+
+    fn insert_at(&mut self, event: Event, seq: u64) -> Inserted {
         if let Some(seq) = self.by_id.get(&event.event_id) {
             return Inserted {
                 seq: *seq,
@@ -125,8 +138,7 @@ impl EventStore {
                 duplicate: true,
             };
         }
-        let seq = self.next_seq;
-        self.next_seq = self.next_seq.saturating_add(1);
+        self.next_seq = seq.saturating_add(1);
         self.by_id.insert(event.event_id.clone(), seq);
         *self
             .type_counts

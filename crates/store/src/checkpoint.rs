@@ -13,7 +13,7 @@ struct Snapshot {
     series: Vec<blazar_tsdb::SeriesSnapshot>,
     metadata: Vec<(String, blazar_model::MetricKind, String)>,
     instruments: Vec<crate::catalog::Instrument>,
-    events: Vec<blazar_model::Event>,
+    events: Vec<(u64, blazar_model::Event)>,
     spans: Vec<blazar_model::Span>,
     logs: Vec<blazar_model::LogRecord>,
 }
@@ -60,7 +60,7 @@ impl Store {
                     .events
                     .read()
                     .iter()
-                    .map(|(_, e)| e.clone())
+                    .map(|(seq, e)| (seq, e.clone()))
                     .collect(),
                 spans: self.mem.traces.read().iter_spans().cloned().collect(),
                 logs: self.mem.logs.read().iter().cloned().collect(),
@@ -90,8 +90,8 @@ impl Store {
                 put(&mut b)?;
             }
         }
-        for e in &snap.events {
-            record::encode_json(&mut b, JsonTag::Event, e);
+        for (seq, e) in &snap.events {
+            record::encode_event_at(&mut b, *seq, e);
             put(&mut b)?;
         }
         for s in &snap.spans {

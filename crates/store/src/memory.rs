@@ -134,6 +134,9 @@ impl Memory {
             Record::Event(e) => {
                 self.events.write().insert(*e);
             }
+            Record::EventAt(seq, e) => {
+                self.events.write().insert_with_seq(*e, seq);
+            }
             Record::Span(s) => {
                 let at = s.end_unix_nano.unwrap_or(s.start_unix_nano);
                 if self.traces.write().upsert_span(*s, at).is_err() {

@@ -36,6 +36,8 @@ pub(crate) enum Record {
     /// Instrument state of a native-API metric (checkpoints only), JSON.
     Instrument(Vec<u8>),
     Event(Box<Event>),
+    /// An event with its sequence number (checkpoints only).
+    EventAt(u64, Box<Event>),
     Span(Box<Span>),
     Log(Box<LogRecord>),
 }
@@ -49,6 +51,7 @@ const INSTRUMENT: u8 = 6;
 const EVENT: u8 = 10;
 const SPAN: u8 = 11;
 const LOG: u8 = 12;
+const EVENT_AT: u8 = 13;
 
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -175,6 +178,15 @@ pub(crate) fn encode_json<T: serde::Serialize>(out: &mut Vec<u8>, tag: JsonTag, 
     }
 }
 
+/// Encodes an event with its sequence number (checkpoints keep readers' cursors valid).
+pub(crate) fn encode_event_at(out: &mut Vec<u8>, seq: u64, event: &Event) {
+    out.push(EVENT_AT);
+    put_uvarint(out, seq);
+    if serde_json::to_writer(&mut *out, event).is_err() {
+        out.clear();
+    }
+}
+
 /// Which JSON-encoded record a value becomes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum JsonTag {
@@ -263,7 +275,11 @@ pub(crate) fn decode(buf: &[u8]) -> Result<Record, DecodeError> {
     let rec = decode_body(&mut r)?;
     let binary = !matches!(
         rec,
-        Record::Instrument(_) | Record::Event(_) | Record::Span(_) | Record::Log(_)
+        Record::Instrument(_)
+            | Record::Event(_)
+            | Record::EventAt(..)
+            | Record::Span(_)
+            | Record::Log(_)
     );
     if binary && !r.buf.is_empty() {
         return Err(DecodeError::Invalid(format!(
@@ -338,6 +354,12 @@ fn decode_body(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
         SPAN => serde_json::from_slice(r.buf)
             .map(|s| Record::Span(Box::new(s)))
             .map_err(|e| DecodeError::Invalid(e.to_string())),
+        EVENT_AT => {
+            let seq = r.uvarint()?;
+            serde_json::from_slice(r.buf)
+                .map(|e| Record::EventAt(seq, Box::new(e)))
+                .map_err(|e| DecodeError::Invalid(e.to_string()))
+        }
         LOG => serde_json::from_slice(r.buf)
             .map(|l| Record::Log(Box::new(l)))
             .map_err(|e| DecodeError::Invalid(e.to_string())),
