@@ -84,3 +84,34 @@ fn many_new_series_in_one_request_all_come_back() {
         assert_eq!(latest(&store, n), Some((1_000, 7.0)), "{n}");
     }
 }
+
+#[test]
+fn remote_write_metadata_is_bounded_by_max_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = blazar_config::Config::default();
+    cfg.storage.data_dir = dir.path().to_path_buf();
+    cfg.limits.max_series = 2;
+    let store = Store::open(
+        Settings::from_config(&cfg),
+        Bus::new(16),
+        Arc::new(SelfMetrics::new()),
+    )
+    .unwrap()
+    .0;
+    let req = proto::WriteRequest {
+        timeseries: vec![],
+        metadata: (0..5)
+            .map(|i| proto::MetricMetadata {
+                r#type: proto::MetricType::Counter as i32,
+                metric_family_name: format!("family_{i}"),
+                help: "h".into(),
+                unit: String::new(),
+            })
+            .collect(),
+    };
+    let raw = req.encode_to_vec();
+    store
+        .write_remote(&borrowed::parse(&raw, &Limits::default()).unwrap())
+        .unwrap();
+    assert_eq!(store.mem.metadata.read().len(), 2);
+}

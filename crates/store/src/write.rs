@@ -207,10 +207,25 @@ impl Store {
         }
         let new_meta: Vec<_> = {
             let meta = self.mem.metadata.read();
-            req.metadata
-                .iter()
-                .filter(|(name, kind, help)| meta.get(name) != Some(&(*kind, help.clone())))
-                .collect()
+            // Bounded like series: no more families than series allowed, help text capped.
+            let mut room = max_series.saturating_sub(meta.len());
+            let mut out = Vec::new();
+            for m @ (name, kind, help) in &req.metadata {
+                if name.len() > 256
+                    || help.len() > MAX_HELP_BYTES
+                    || meta.get(name) == Some(&(*kind, help.clone()))
+                {
+                    continue;
+                }
+                if !meta.contains_key(name) {
+                    if room == 0 {
+                        continue;
+                    }
+                    room -= 1;
+                }
+                out.push(m);
+            }
+            out
         };
         for (name, kind, help) in &new_meta {
             let mut b = Vec::new();
@@ -671,6 +686,9 @@ impl Store {
 /// Most logs (events) on one seed-004 span, and most tags.
 const MAX_SPAN_EVENTS: usize = 256;
 const MAX_SPAN_ATTRIBUTES: usize = 256;
+
+/// Longest metric help text kept from remote_write metadata.
+const MAX_HELP_BYTES: usize = 4096;
 
 /// Most samples in one WAL record (about 3 MiB).
 const SAMPLES_PER_RECORD: usize = 256 * 1024;
