@@ -220,3 +220,25 @@ async fn a_client_that_disconnects_is_unsubscribed_even_if_nothing_matches() {
     drop(resp);
     srv.wait_subscribers(0).await;
 }
+
+#[tokio::test]
+async fn a_malformed_websocket_upgrade_gets_a_json_error() {
+    let srv = TestServer::start().await;
+    let r = srv
+        .client
+        .get(srv.url("/api/v1/telemetry/stream"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
+    let b: Value = r.json().await.unwrap();
+    assert!(
+        b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("upgrade:"),
+        "{b}"
+    );
+}

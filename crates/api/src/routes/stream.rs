@@ -209,7 +209,15 @@ pub(crate) async fn get(State(state): State<AppState>, req: Request) -> Response
     if is_ws {
         let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
             Ok(ws) => ws,
-            Err(rej) => return rej.into_response(),
+            Err(rej) => {
+                return ApiError {
+                    status: rej.status(),
+                    code: "invalid_input",
+                    message: format!("upgrade: {}", rej.body_text()),
+                    retry_after: None,
+                }
+                .into_response()
+            }
         };
         return ws.on_upgrade(move |socket| async move {
             let (tx, mut rx_ws) = socket.split();
