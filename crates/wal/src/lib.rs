@@ -55,4 +55,4 @@ pub use format::{FORMAT_VERSION, MAX_RECORD_BYTES};
 pub use layout::{list_segments, SegmentInfo};
 pub use options::{FsyncPolicy, WalOptions};
 pub use replay::ReplayStats;
-pub use writer::{Position, Wal, WalStats};
+pub use writer::{DetachedSync, Position, Wal, WalStats};

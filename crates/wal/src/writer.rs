@@ -47,6 +47,37 @@ pub struct WalStats {
     pub current_segment: u64,
 }
 
+/// An fdatasync of the current segment (and the directory, when a segment was created) taken
+/// out of the WAL by [`Wal::detach_sync`], to run without the WAL's lock.
+#[derive(Debug)]
+pub struct DetachedSync {
+    file: Option<File>,
+    dir: Option<std::path::PathBuf>,
+    segment: u64,
+}
+
+impl DetachedSync {
+    /// Runs the sync.
+    ///
+    /// # Errors
+    /// The fdatasync of the segment or of the directory failed.
+    pub fn run(self) -> Result<(), WalError> {
+        if let Some(f) = &self.file {
+            f.sync_data().map_err(|source| WalError::Sync {
+                segment: self.segment,
+                source,
+            })?;
+        }
+        if let Some(dir) = &self.dir {
+            sync_dir(dir).map_err(|source| WalError::SyncDir {
+                dir: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(())
+    }
+}
+
 /// A write-ahead log open for appending. Not thread-safe by design: the caller holds it
 /// behind a mutex.
 #[derive(Debug)]
@@ -231,6 +262,37 @@ impl Wal {
             self.stats.fsyncs += 1;
         }
         Ok(())
+    }
+
+    /// Starts a sync that the caller runs without holding the WAL, so writers are not blocked
+    /// for the length of an fdatasync: returns `None` if nothing is unsynced. The work is
+    /// counted as synced now; if [`DetachedSync::run`] fails, call [`Wal::sync_failed`].
+    ///
+    /// # Errors
+    /// The segment's file handle could not be duplicated.
+    pub fn detach_sync(&mut self) -> Result<Option<DetachedSync>, WalError> {
+        if !self.is_dirty() {
+            return Ok(None);
+        }
+        let file = self.file.try_clone().map_err(|source| WalError::Sync {
+            segment: self.current,
+            source,
+        })?;
+        let sync = DetachedSync {
+            file: self.dirty.then_some(file),
+            dir: self.dir_dirty.then(|| self.opts.dir.clone()),
+            segment: self.current,
+        };
+        self.stats.fsyncs += u64::from(self.dirty) + u64::from(self.dir_dirty);
+        self.dirty = false;
+        self.dir_dirty = false;
+        Ok(Some(sync))
+    }
+
+    /// Records that a detached sync failed: the kernel may have dropped dirty pages, so the
+    /// current segment is not trusted again (the next append starts a new one).
+    pub fn sync_failed(&mut self) {
+        self.broken = true;
     }
 
     /// Returns whether a sync is due under [`FsyncPolicy::Interval`]: something was written

@@ -229,3 +229,23 @@ fn abandoned_segment_is_cut_and_left_behind() {
     );
     assert_eq!(stats.skipped_bytes, 0, "the partial frame was cut");
 }
+
+#[test]
+fn detached_sync_runs_outside_and_clears_dirty_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut wal = Wal::open(small(tmp.path(), 1 << 20)).unwrap();
+    wal.append(b"x").unwrap();
+    assert!(wal.is_dirty());
+    let sync = wal.detach_sync().unwrap().expect("something to sync");
+    assert!(!wal.is_dirty());
+    // Writers may append while the sync runs.
+    wal.append(b"y").unwrap();
+    sync.run().unwrap();
+    assert!(
+        wal.is_dirty(),
+        "the append after detaching still needs its own sync"
+    );
+    wal.detach_sync().unwrap().unwrap().run().unwrap();
+    assert!(wal.detach_sync().unwrap().is_none());
+    assert_eq!(replay_vec(tmp.path(), 0).0.len(), 2);
+}
