@@ -75,7 +75,6 @@ fn request(labels: &[Labels], per_series: usize, t0: i64) -> Vec<u8> {
 fn remote_write(c: &mut Criterion) {
     const SERIES: usize = 2000;
     let labels = series(SERIES);
-    let limits = Limits::default();
     let mut g = c.benchmark_group("store_remote_write");
     for per in [1usize, 10] {
         g.throughput(Throughput::Elements((SERIES * per) as u64));
@@ -88,7 +87,7 @@ fn remote_write(c: &mut Criterion) {
                     request(&labels, per, t0)
                 },
                 |raw| {
-                    let req = remote_write::borrowed::parse(&raw, &limits).unwrap();
+                    let req = remote_write::borrowed::parse(&raw).unwrap();
                     store.write_remote(&req).unwrap()
                 },
                 BatchSize::LargeInput,

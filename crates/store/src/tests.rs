@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use blazar_bus::Bus;
 use blazar_ingest::remote_write::{borrowed, proto};
-use blazar_model::{Labels, Limits};
+use blazar_model::Labels;
 use prost::Message;
 
 use crate::{SelfMetrics, Settings, Store};
@@ -39,9 +39,7 @@ fn write(store: &Store, series: &[&str], t: i64, v: f64) {
         metadata: vec![],
     };
     let raw = req.encode_to_vec();
-    store
-        .write_remote(&borrowed::parse(&raw, &Limits::default()).unwrap())
-        .unwrap();
+    store.write_remote(&borrowed::parse(&raw).unwrap()).unwrap();
 }
 
 fn latest(store: &Store, name: &str) -> Option<(i64, f64)> {
@@ -110,8 +108,53 @@ fn remote_write_metadata_is_bounded_by_max_series() {
             .collect(),
     };
     let raw = req.encode_to_vec();
-    store
-        .write_remote(&borrowed::parse(&raw, &Limits::default()).unwrap())
-        .unwrap();
+    store.write_remote(&borrowed::parse(&raw).unwrap()).unwrap();
     assert_eq!(store.mem.metadata.read().len(), 2);
+}
+
+#[test]
+fn limits_are_checked_for_new_remote_write_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    let long = "v".repeat(5000);
+    let req = proto::WriteRequest {
+        timeseries: vec![
+            proto::TimeSeries {
+                labels: vec![proto::Label {
+                    name: "__name__".into(),
+                    value: "ok_series".into(),
+                }],
+                samples: vec![proto::Sample {
+                    value: 1.0,
+                    timestamp: 1,
+                }],
+            },
+            proto::TimeSeries {
+                labels: vec![
+                    proto::Label {
+                        name: "__name__".into(),
+                        value: "bad".into(),
+                    },
+                    proto::Label {
+                        name: "host".into(),
+                        value: long,
+                    },
+                ],
+                samples: vec![proto::Sample {
+                    value: 1.0,
+                    timestamp: 1,
+                }],
+            },
+        ],
+        metadata: vec![],
+    };
+    let raw = req.encode_to_vec();
+    let err = store
+        .write_remote(&borrowed::parse(&raw).unwrap())
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("timeseries[1].labels: tags.host:"), "{err}");
+    // All or nothing: the valid series of the refused request was not kept either.
+    assert_eq!(latest(&store, "ok_series"), None);
+    assert_eq!(store.head().series_count(), 0);
 }

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use blazar_bus::{Message, MessageKind};
 use blazar_ingest::json_http::{SpanFinish, SpanLog, SpanStart};
-use blazar_ingest::remote_write::borrowed::BorrowedRequest;
+use blazar_ingest::remote_write::borrowed::{self, BorrowedRequest};
 use blazar_model::{
     Event, LogRecord, MetricPoint, Sample, Span, SpanEvent, SpanId, SpanStatus, TraceId,
 };
@@ -158,9 +158,10 @@ impl Store {
         let mut wal = self.wal.lock();
         let mut new_series = Vec::new();
         let mut samples = Vec::with_capacity(n);
-        let max_series = self.settings.read().limits.max_series;
+        let limits = self.settings.read().limits;
+        let max_series = limits.max_series;
         let mut over_limit = 0usize;
-        for s in &req.series {
+        for (i, s) in req.series.iter().enumerate() {
             // A series without samples (exemplar- or histogram-only) creates nothing.
             if req.samples_of(s).is_empty() {
                 continue;
@@ -173,13 +174,19 @@ impl Store {
                     over_limit += req.samples_of(s).len();
                     continue;
                 }
-                None => match blazar_model::Labels::try_from_pairs(pairs.iter().copied()) {
-                    Ok(labels) => self.mem.series_ref(&labels, &mut new_series),
-                    Err(e) => {
-                        self.forget(&new_series);
-                        return Err(StoreError::invalid("timeseries.labels", e.to_string()));
+                None => {
+                    let labels = borrowed::check_limits(pairs, &limits).and_then(|()| {
+                        blazar_model::Labels::try_from_pairs(pairs.iter().copied())
+                            .map_err(|e| e.to_string())
+                    });
+                    match labels {
+                        Ok(labels) => self.mem.series_ref(&labels, &mut new_series),
+                        Err(e) => {
+                            self.forget(&new_series);
+                            return Err(StoreError::invalid(format!("timeseries[{i}].labels"), e));
+                        }
                     }
-                },
+                }
             };
             samples.extend(req.samples_of(s).iter().map(|x| (r, *x)));
         }

@@ -28,13 +28,12 @@ pub(crate) async fn post(
             m.rejected(Signal::Metrics, reason, 1);
         })?;
     let _ = headers;
-    let limits = s.limits;
     // Decompress the body to at most 8x the wire limit (remote_write compresses ~5-10x).
     let max_raw = s.max_body_bytes.saturating_mul(8);
     let store = state.store.clone();
     tokio::task::spawn_blocking(move || {
         let parsed = remote_write::decompress(&bytes, max_raw).and_then(|raw| {
-            let req = remote_write::borrowed::parse(&raw, &limits)?;
+            let req = remote_write::borrowed::parse(&raw)?;
             Ok(store.write_remote(&req))
         });
         match parsed {

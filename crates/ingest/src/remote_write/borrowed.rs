@@ -114,12 +114,12 @@ fn utf8<'a>(b: &'a [u8], what: &str) -> Result<&'a str, String> {
 /// single request can make us allocate.
 pub const MAX_SAMPLES_PER_REQUEST: usize = 1_000_000;
 
-/// Parses a decompressed remote_write body, validating every series as the owned decoder
-/// does (`__name__` present, label names unique and well-formed, limits).
+/// Parses a decompressed remote_write body and checks every series' structure (`__name__`
+/// present, label names unique); size limits are left to [`check_limits`] for new series.
 ///
 /// # Errors
 /// Malformed protobuf (`body: ...`) or an invalid series (`timeseries[i].labels: ...`).
-pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<BorrowedRequest<'a>, InputError> {
+pub fn parse(buf: &[u8]) -> Result<BorrowedRequest<'_>, InputError> {
     let bad = |m: &str| InputError::new("body", format!("not a remote_write WriteRequest: {m}"));
     let mut out = BorrowedRequest::default();
     let mut w = Wire { buf };
@@ -141,7 +141,7 @@ pub fn parse<'a>(buf: &'a [u8], limits: &Limits) -> Result<BorrowedRequest<'a>, 
                     labels: 0..0,
                     samples: 0..0,
                 });
-                check_series(&mut out.pairs, &span, limits)
+                check_series(&mut out.pairs, &span)
                     .map_err(|m| InputError::new(format!("timeseries[{i}].labels"), m))?;
             }
             (3, Field::Bytes(md)) => out.metadata.push(parse_metadata(md).map_err(|m| bad(&m))?),
@@ -198,11 +198,7 @@ fn parse_series<'a>(buf: &'a [u8], out: &mut BorrowedRequest<'a>) -> Result<(), 
     Ok(())
 }
 
-fn check_series(
-    pairs: &mut [(&str, &str)],
-    span: &SeriesSpan,
-    limits: &Limits,
-) -> Result<(), String> {
+fn check_series(pairs: &mut [(&str, &str)], span: &SeriesSpan) -> Result<(), String> {
     let labels = pairs
         .get_mut(span.labels.clone())
         .ok_or("label range out of bounds")?;
@@ -219,6 +215,16 @@ fn check_series(
     if !labels.iter().any(|(k, _)| *k == METRIC_NAME_LABEL) {
         return Err("missing __name__".into());
     }
+    Ok(())
+}
+
+/// Checks a series' labels against the size limits. Separate from parsing: only a series that
+/// does not exist yet needs it (an existing one passed when it was created), and most series in
+/// a remote_write request exist.
+///
+/// # Errors
+/// The first limit exceeded, naming the label.
+pub fn check_limits(labels: &[(&str, &str)], limits: &Limits) -> Result<(), String> {
     validate_pairs(labels.iter().copied(), labels.len(), limits).map_err(|e| e.to_string())
 }
 
@@ -285,7 +291,7 @@ mod tests {
             metadata: vec![],
         };
         let raw = req.encode_to_vec();
-        let b = parse(&raw, &Limits::default()).unwrap();
+        let b = parse(&raw).unwrap();
         let owned = crate::remote_write::decode(
             &crate::remote_write::encode(&req),
             1 << 20,
@@ -311,20 +317,20 @@ mod tests {
             timeseries: vec![ts(&[("__name__", "a")], &[]), ts(&[("job", "x")], &[])],
             metadata: vec![],
         };
-        let e = parse(&req.encode_to_vec(), &Limits::default()).unwrap_err();
+        let e = parse(&req.encode_to_vec()).unwrap_err();
         assert_eq!(e.to_string(), "timeseries[1].labels: missing __name__");
         let req = WriteRequest {
             timeseries: vec![ts(&[("__name__", "a"), ("k", "1"), ("k", "2")], &[])],
             metadata: vec![],
         };
-        let e = parse(&req.encode_to_vec(), &Limits::default()).unwrap_err();
+        let e = parse(&req.encode_to_vec()).unwrap_err();
         assert!(e.to_string().contains("given twice"), "{e}");
     }
 
     proptest::proptest! {
         #[test]
         fn never_panics_and_matches_prost_on_what_both_accept(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
-            let mine = parse(&bytes, &Limits::default());
+            let mine = parse(&bytes);
             let theirs = crate::remote_write::proto::WriteRequest::decode(bytes.as_slice());
             if let (Ok(m), Ok(t)) = (mine, theirs) {
                 proptest::prop_assert_eq!(m.samples.len(), t.timeseries.iter().map(|s| s.samples.len()).sum::<usize>());
