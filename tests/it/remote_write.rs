@@ -174,3 +174,25 @@ async fn new_series_past_max_series_are_dropped_and_counted() {
         "{b}"
     );
 }
+
+#[tokio::test]
+async fn remote_written_series_appear_on_the_live_stream() {
+    let srv = TestServer::start().await;
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/telemetry/stream?types=metric_update"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    srv.wait_subscribers(1).await;
+    write(&srv, 3, chrono_now_ms() - 60_000).await;
+    let msgs = crate::stream::sse_messages(resp, 3).await;
+    let mut cpus: Vec<&str> = msgs
+        .iter()
+        .map(|m| m["data"]["tags"]["cpu"].as_str().unwrap())
+        .collect();
+    cpus.sort_unstable();
+    assert_eq!(cpus, ["0", "1", "2"]);
+    assert_eq!(msgs[0]["data"]["name"], "node_cpu_seconds_total");
+}

@@ -9,7 +9,7 @@ use serde_json::{json, Value};
 use crate::support::{Opts, TestServer};
 
 /// Reads SSE `data:` payloads from a response until `n` are collected.
-async fn sse_messages(resp: reqwest::Response, n: usize) -> Vec<Value> {
+pub(crate) async fn sse_messages(resp: reqwest::Response, n: usize) -> Vec<Value> {
     let mut out = Vec::new();
     let mut buf = String::new();
     let mut body = resp.bytes_stream();

@@ -265,7 +265,46 @@ impl Store {
         );
         self.metrics
             .dropped(Signal::Metrics, DropReason::Duplicate, out.duplicate as u64);
+        if self.bus.has_subscribers() {
+            self.publish_remote(req);
+        }
         Ok(out)
+    }
+
+    /// Publishes the newest sample of each series of a remote_write request as `metric_update`,
+    /// at most `REMOTE_UPDATES_PER_REQUEST` per request: a live view, not a copy of the ingest
+    /// firehose (a shard sends thousands of series a request).
+    fn publish_remote(&self, req: &BorrowedRequest<'_>) {
+        let meta = self.mem.metadata.read();
+        for s in req.series.iter().take(REMOTE_UPDATES_PER_REQUEST) {
+            let Some(last) = req.samples_of(s).last() else {
+                continue;
+            };
+            let pairs = req.labels(s);
+            let name = pairs
+                .iter()
+                .find(|(k, _)| *k == blazar_model::METRIC_NAME_LABEL)
+                .map_or("", |(_, v)| *v);
+            let tags: serde_json::Map<String, Value> = pairs
+                .iter()
+                .filter(|(k, _)| *k != blazar_model::METRIC_NAME_LABEL)
+                .map(|(k, v)| ((*k).to_string(), json!(v)))
+                .collect();
+            let kind = meta.get(name).map_or("unknown", |(k, _)| k.as_str());
+            let ts = last.t.saturating_mul(blazar_model::NANOS_PER_MILLI);
+            self.bus.publish(Message {
+                kind: MessageKind::MetricUpdate,
+                timestamp_ns: ts,
+                service: pairs.iter().find(|(k, _)| *k == "service" || *k == "job").map(|(_, v)| (*v).to_string()),
+                data: json!({
+                    "name": name,
+                    "type": kind,
+                    "value": if last.v.is_finite() { json!(last.v) } else { json!(last.v.to_string()) },
+                    "tags": tags,
+                    "timestamp": blazar_model::format_rfc3339_nanos(ts),
+                }),
+            });
+        }
     }
 
     /// Writes events through seed 002's collector rules: `enabled`, `event_types`, `sampling_rate`.
@@ -693,6 +732,9 @@ impl Store {
 /// Most logs (events) on one seed-004 span, and most tags.
 const MAX_SPAN_EVENTS: usize = 256;
 const MAX_SPAN_ATTRIBUTES: usize = 256;
+
+/// Most `metric_update` messages one remote_write request publishes.
+const REMOTE_UPDATES_PER_REQUEST: usize = 1000;
 
 /// Longest metric help text kept from remote_write metadata.
 const MAX_HELP_BYTES: usize = 4096;
