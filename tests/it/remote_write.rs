@@ -112,13 +112,7 @@ async fn remote_write_survives_kill_9_with_and_without_a_checkpoint() {
     write(&srv, 64, now).await;
     assert_eq!(stored(&srv).await, (64, 192));
     // Across a checkpoint: wait for one, then write more series and samples after it.
-    crate::support::eventually("a checkpoint", || async {
-        let (_, m) = srv.get_text("/metrics").await;
-        m.lines()
-            .any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0"))
-            .then_some(())
-    })
-    .await;
+    srv.wait_checkpoint().await;
     write(&srv, 100, now + 60_000).await;
     assert_eq!(stored(&srv).await, (100, 492));
     let mut opts = srv.kill9();

@@ -181,13 +181,7 @@ async fn checkpoint_bounds_replay_and_removes_old_segments() {
         )
         .await;
     }
-    eventually("a checkpoint", || async {
-        let (_, m) = srv.get_text("/metrics").await;
-        m.lines()
-            .any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0"))
-            .then_some(())
-    })
-    .await;
+    srv.wait_checkpoint().await;
     srv.post_json(
         "/api/v1/telemetry/events",
         json!({"event_type": "ck.e", "data": {"after": true}}),
@@ -374,13 +368,7 @@ async fn event_cursors_stay_valid_across_a_restart_from_a_checkpoint() {
         .map(|v| v["seq"].as_u64().unwrap())
         .collect();
     assert_eq!(seqs, [3, 4, 5]);
-    eventually("a checkpoint", || async {
-        let (_, m) = srv.get_text("/metrics").await;
-        m.lines()
-            .any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0"))
-            .then_some(())
-    })
-    .await;
+    srv.wait_checkpoint().await;
     let mut opts = srv.kill9();
     opts.config_yaml = Some(cfg.into());
     let srv = TestServer::start_with(opts).await;

@@ -120,6 +120,17 @@ impl TestServer {
         );
     }
 
+    /// Waits until the server has written at least one checkpoint.
+    pub async fn wait_checkpoint(&self) {
+        eventually("a checkpoint", || async {
+            let (_, m) = self.get_text("/metrics").await;
+            m.lines()
+                .any(|l| l.starts_with("blazar_checkpoints_total") && !l.ends_with(" 0"))
+                .then_some(())
+        })
+        .await;
+    }
+
     /// Waits until `n` live-stream subscribers are connected.
     pub async fn wait_subscribers(&self, n: u64) {
         eventually("stream subscribers", || async {

@@ -40,3 +40,21 @@ pub(crate) fn now_ns() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
+
+/// Parses optional query parameter `key` as a count (see [`count`]).
+pub(crate) fn opt_count(
+    q: &std::collections::HashMap<String, String>,
+    key: &str,
+    max: usize,
+) -> Result<Option<usize>, ApiError> {
+    q.get(key).map(|v| count(key, v, max)).transpose()
+}
+
+/// Parses optional query parameter `key` as a time or a duration ago (see [`time_or_ago`]).
+pub(crate) fn opt_time(
+    q: &std::collections::HashMap<String, String>,
+    key: &str,
+    now_ns: i64,
+) -> Result<Option<i64>, ApiError> {
+    q.get(key).map(|v| time_or_ago(key, v, now_ns)).transpose()
+}

@@ -23,9 +23,7 @@ pub struct Settings {
     pub event_types: Vec<Glob>,
     pub sampling_rate: f64,
     pub source_id: String,
-    pub batch_size: usize,
     pub completion_quiet_ns: i64,
-    pub stream_enabled: bool,
 }
 
 fn nanos(d: std::time::Duration) -> i64 {
@@ -66,9 +64,7 @@ impl Settings {
             event_types: c.events.event_types.clone(),
             sampling_rate: c.events.sampling_rate,
             source_id: c.events.source_id.clone(),
-            batch_size: c.events.batch_size,
             completion_quiet_ns: nanos(c.tracing.completion_quiet),
-            stream_enabled: c.stream.enabled,
         }
     }
 }

@@ -396,8 +396,7 @@ impl Store {
     ///
     /// # Errors
     /// A WAL failure.
-    pub fn write_logs(&self, logs: Vec<LogRecord>, now_ns: i64) -> Result<usize, StoreError> {
-        let _ = now_ns;
+    pub fn write_logs(&self, logs: Vec<LogRecord>) -> Result<usize, StoreError> {
         self.metrics.received(Signal::Logs, logs.len() as u64);
         let records: Vec<Vec<u8>> = logs
             .iter()

@@ -13,7 +13,7 @@ use blazar_store::Signal;
 use serde_json::{json, Value};
 
 use super::{counted, json_body, store_write};
-use crate::params::{count, now_ns, time_or_ago};
+use crate::params::{count, now_ns, opt_time};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn post(
@@ -64,14 +64,8 @@ pub(crate) async fn list(
             .or_else(|| q.get("type"))
             .map(|g| Glob::new(g)),
         source: q.get("source").cloned(),
-        since_ns: q
-            .get("since")
-            .map(|v| time_or_ago("since", v, now))
-            .transpose()?,
-        until_ns: q
-            .get("until")
-            .map(|v| time_or_ago("until", v, now))
-            .transpose()?,
+        since_ns: opt_time(&q, "since", now)?,
+        until_ns: opt_time(&q, "until", now)?,
         after_seq: q
             .get("after")
             .map(|v| {

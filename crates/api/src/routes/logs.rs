@@ -12,7 +12,7 @@ use blazar_store::Signal;
 use serde_json::{json, Value};
 
 use super::{counted, json_body, store_write};
-use crate::params::{count, now_ns, time_or_ago};
+use crate::params::{now_ns, opt_count, opt_time};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn post(
@@ -25,7 +25,7 @@ pub(crate) async fn post(
     let now = now_ns();
     let parsed = blazar_ingest::json_http::parse_logs(&value, s.max_batch_items, now);
     let logs = counted(&state, Signal::Logs, parsed)?;
-    let n = store_write(&state, move |s| s.write_logs(logs, now)).await?;
+    let n = store_write(&state, move |s| s.write_logs(logs)).await?;
     Ok((StatusCode::OK, Json(json!({"status": "ok", "accepted": n}))))
 }
 
@@ -52,15 +52,8 @@ pub(crate) async fn list(
             .get("trace_id")
             .map(|t| t.parse().map_err(|e| ApiError::invalid("trace_id", e)))
             .transpose()?,
-        since_ns: q
-            .get("since")
-            .map(|v| time_or_ago("since", v, now))
-            .transpose()?,
-        limit: q
-            .get("limit")
-            .map(|l| count("limit", l, 10_000))
-            .transpose()?
-            .unwrap_or(100),
+        since_ns: opt_time(&q, "since", now)?,
+        limit: opt_count(&q, "limit", 10_000)?.unwrap_or(100),
     };
     let logs: Vec<Value> = state
         .store

@@ -12,7 +12,7 @@ use blazar_store::Signal;
 use serde_json::{json, Value};
 
 use super::{counted, json_body, store_write};
-use crate::params::{count, now_ns};
+use crate::params::{now_ns, opt_count};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn post(
@@ -33,11 +33,7 @@ pub(crate) async fn list(
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let glob = q.get("name").map(|n| Glob::new(n));
-    let limit = q
-        .get("limit")
-        .map(|l| count("limit", l, 100_000))
-        .transpose()?
-        .unwrap_or(1000);
+    let limit = opt_count(&q, "limit", 100_000)?.unwrap_or(1000);
     let store = state.store.clone();
     let rows = tokio::task::spawn_blocking(move || store.list_metrics(glob.as_ref(), limit))
         .await

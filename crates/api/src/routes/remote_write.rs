@@ -11,7 +11,6 @@ use crate::{ApiError, AppState};
 
 pub(crate) async fn post(
     State(state): State<AppState>,
-    headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let s = state.settings();
@@ -27,7 +26,6 @@ pub(crate) async fn post(
             };
             m.rejected(Signal::Metrics, reason, 1);
         })?;
-    let _ = headers;
     // Decompress the body to at most 8x the wire limit (remote_write compresses ~5-10x).
     let max_raw = s.max_body_bytes.saturating_mul(8);
     let store = state.store.clone();

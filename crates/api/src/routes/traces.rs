@@ -4,12 +4,12 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use blazar_model::{format_rfc3339_nanos, ErrorKind, TraceId};
+use blazar_model::{format_rfc3339_nanos, TraceId};
 use blazar_signals::TraceQuery;
 use blazar_store::StoreError;
 use serde_json::{json, Value};
 
-use crate::params::{count, duration_ns, now_ns, time_or_ago};
+use crate::params::{duration_ns, now_ns, opt_count, opt_time, time_or_ago};
 use crate::{ApiError, AppState};
 
 pub(crate) async fn list(
@@ -53,15 +53,8 @@ pub(crate) async fn list(
             .map(|v| duration_ns("min_duration", v))
             .transpose()?,
         start_ns,
-        end_ns: q
-            .get("end")
-            .map(|v| time_or_ago("end", v, now))
-            .transpose()?,
-        limit: q
-            .get("limit")
-            .map(|l| count("limit", l, 10_000))
-            .transpose()?
-            .unwrap_or(100),
+        end_ns: opt_time(&q, "end", now)?,
+        limit: opt_count(&q, "limit", 10_000)?.unwrap_or(100),
     };
     let traces: Vec<Value> = state
         .store
@@ -103,7 +96,6 @@ pub(crate) async fn one(
             v
         })
         .collect();
-    let _ = ErrorKind::NotFound;
     Ok(Json(
         json!({"trace": blazar_store::summary_json(&view.summary), "spans": spans}),
     ))
