@@ -64,6 +64,7 @@ pub struct RawServer {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawOtlp {
+    pub enabled: Option<bool>,
     pub grpc_listen: Option<String>,
     pub http_listen: Option<String>,
 }
@@ -132,6 +133,8 @@ pub struct RawTracing {
     pub max_trace_length: Option<usize>,
     pub enable_p2p_tracing: Option<bool>,
     pub completion_quiet: Option<HumanDuration>,
+    pub keep_errors: Option<bool>,
+    pub keep_slower_than: Option<HumanDuration>,
 }
 
 /// `host:` — host resource collection.

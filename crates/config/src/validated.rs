@@ -41,6 +41,8 @@ pub struct ServerConfig {
 /// OTLP listeners.
 #[derive(Debug, Clone)]
 pub struct OtlpConfig {
+    /// When false, neither OTLP listener is bound (the main port's `/v1/*` stays).
+    pub enabled: bool,
     pub grpc_listen: SocketAddr,
     pub http_listen: SocketAddr,
 }
@@ -115,6 +117,10 @@ pub struct TracingConfig {
     pub enable_p2p_tracing: bool,
     /// A trace is complete when its root has ended and no span arrived for this long.
     pub completion_quiet: Duration,
+    /// Tail sampling: a trace with an error span is kept whatever `sample_rate` says.
+    pub keep_errors: bool,
+    /// Tail sampling: a trace at least this long is kept whatever `sample_rate` says.
+    pub keep_slower_than: Duration,
 }
 
 /// Host resource collection.
@@ -233,6 +239,7 @@ impl TryFrom<RawConfig> for Config {
             ));
         }
         let otlp = OtlpConfig {
+            enabled: raw.otlp.enabled.unwrap_or(true),
             grpc_listen: addr(
                 "otlp.grpc_listen",
                 raw.otlp.grpc_listen.clone(),
@@ -344,6 +351,11 @@ impl TryFrom<RawConfig> for Config {
                 .tracing
                 .completion_quiet
                 .map_or(Duration::from_secs(2), |d| d.0),
+            keep_errors: raw.tracing.keep_errors.unwrap_or(true),
+            keep_slower_than: raw
+                .tracing
+                .keep_slower_than
+                .map_or(Duration::from_secs(5), |d| d.0),
         };
         let host = HostConfig {
             metrics_interval: pick(raw.host.metrics_interval, raw.metrics_interval)

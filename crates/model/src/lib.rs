@@ -8,6 +8,7 @@ mod ids;
 mod labels;
 mod log;
 mod metric;
+mod series;
 mod span;
 mod time;
 
@@ -18,5 +19,6 @@ pub use ids::{IdError, SpanId, TraceId};
 pub use labels::{validate_pairs, Labels, LabelsError, Limits, METRIC_NAME_LABEL};
 pub use log::{LogRecord, Severity};
 pub use metric::{MetricKind, MetricPoint, Sample};
-pub use span::{Span, SpanEvent, SpanKind, SpanStatus};
+pub use series::{MetricFamily, SampleMode, SeriesBatch, SeriesWrite};
+pub use span::{Scope, Span, SpanEvent, SpanKind, SpanLink, SpanStatus};
 pub use time::{format_rfc3339_nanos, UnixMillis, UnixNanos, NANOS_PER_MILLI};

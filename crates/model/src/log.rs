@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::{SpanId, TraceId, UnixNanos};
+use crate::{Scope, SpanId, TraceId, UnixNanos};
 
 /// Log severity, ordered from least to most severe.
 #[derive(
@@ -49,7 +49,7 @@ impl Severity {
 }
 
 /// One log record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct LogRecord {
     pub timestamp_ns: UnixNanos,
     pub severity: Severity,
@@ -61,6 +61,23 @@ pub struct LogRecord {
     pub trace_id: Option<TraceId>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<SpanId>,
+    /// Resource attributes of the producer (OTLP), beside `service`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resource: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// OTLP `severity_number` (1..=24) when the producer gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_number: Option<u8>,
+    /// OTLP `severity_text` as sent (e.g. `WARN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity_text: Option<String>,
+    /// OTLP `event_name`, for records that are events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_name: Option<String>,
+    /// A structured body (map or list) kept as sent; `body` then holds its JSON text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_value: Option<serde_json::Value>,
 }
 
 impl LogRecord {
@@ -74,5 +91,11 @@ impl LogRecord {
                 .iter()
                 .map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v))
                 .sum::<usize>()
+            + self
+                .resource
+                .iter()
+                .map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v))
+                .sum::<usize>()
+            + self.body_value.as_ref().map_or(0, crate::span::json_bytes)
     }
 }

@@ -48,6 +48,25 @@ pub struct SpanEvent {
     pub attributes: BTreeMap<String, serde_json::Value>,
 }
 
+/// A reference from a span to another span, possibly of another trace (OTLP span link).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SpanLink {
+    pub trace_id: TraceId,
+    pub span_id: SpanId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_state: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// The instrumentation scope (library) that produced a span or log record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Scope {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub version: String,
+}
+
 /// One unit of work in a trace.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Span {
@@ -74,6 +93,13 @@ pub struct Span {
     pub events: Vec<SpanEvent>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resource: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<SpanLink>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Scope>,
+    /// W3C `tracestate` as received.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_state: Option<String>,
 }
 
 impl Span {
@@ -99,6 +125,15 @@ impl Span {
                 .iter()
                 .map(|e| 64 + e.name.len() + map_bytes(&e.attributes))
                 .sum::<usize>()
+            + self
+                .links
+                .iter()
+                .map(|l| 64 + map_bytes(&l.attributes))
+                .sum::<usize>()
+            + self
+                .scope
+                .as_ref()
+                .map_or(0, |s| 48 + s.name.len() + s.version.len())
     }
 }
 

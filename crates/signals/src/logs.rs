@@ -201,6 +201,7 @@ mod tests {
             attributes: BTreeMap::new(),
             trace_id: None,
             span_id: None,
+            ..LogRecord::default()
         }
     }
 

@@ -558,6 +558,9 @@ impl Store {
             attributes: req.tags.into_iter().collect(),
             events: Vec::new(),
             resource: Default::default(),
+            links: Vec::new(),
+            scope: None,
+            trace_state: None,
         };
         self.persist_spans(&mut wal, std::slice::from_ref(&span), now_ns)?;
         Ok((span_id, trace_id))
@@ -683,6 +686,7 @@ impl Store {
             attributes: Default::default(),
             trace_id: Some(span.trace_id),
             span_id: Some(span.span_id),
+            ..LogRecord::default()
         };
         self.update_open_span(
             id,

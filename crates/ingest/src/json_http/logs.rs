@@ -92,5 +92,6 @@ fn parse_one(o: &Map<String, Value>, now: NowNs) -> Result<LogRecord, InputError
         attributes,
         trace_id,
         span_id,
+        ..LogRecord::default()
     })
 }

@@ -48,6 +48,9 @@ fn span(
         attributes: BTreeMap::new(),
         events: Vec::new(),
         resource: BTreeMap::new(),
+        links: Vec::new(),
+        scope: None,
+        trace_state: None,
     }
 }
 

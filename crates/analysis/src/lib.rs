@@ -1,0 +1,1 @@
+//! Trace analysis: issue patterns, critical path and bottleneck, the service graph.

@@ -1,0 +1,1 @@
+//! OTLP (traces, metrics, logs) decoding and mapping onto blazar's model.
