@@ -15,6 +15,7 @@ pub use load::{load, load_str, Source};
 pub use raw::RawConfig;
 pub use units::{ByteSize, HumanDuration};
 pub use validated::{
-    Config, EventsConfig, FsyncMode, HostConfig, LimitsConfig, OtlpConfig, RetentionConfig,
-    SeedExtras, ServerConfig, StorageConfig, StreamConfig, TracingConfig,
+    Config, EventsConfig, FsyncMode, HostConfig, LimitsConfig, OtlpConfig, PatternSeverity,
+    RetentionConfig, SeedExtras, ServerConfig, StorageConfig, StreamConfig, TracePatternConfig,
+    TracingConfig,
 };

@@ -259,6 +259,69 @@ mod tests {
     }
 
     #[test]
+    fn trace_patterns_validate_and_name_the_entry() {
+        let text = "tracing:\n  default_patterns: false\n  patterns:\n    - name: slow_db\n      severity: critical\n      service: db\n      span_name: \"db.*\"\n      span_min_duration: 200ms\n      attributes: {db.system: postgres, retries: 3}\n    - name: big\n      min_spans: 500\n";
+        let c = load_str(text, "p.yaml", no_env()).unwrap();
+        assert!(!c.tracing.default_patterns);
+        let p = &c.tracing.patterns;
+        assert_eq!(p.len(), 2);
+        assert_eq!(p[0].severity, crate::PatternSeverity::Critical);
+        assert_eq!(p[0].span_min_duration, Some(Duration::from_millis(200)));
+        assert_eq!(
+            p[0].attributes,
+            vec![
+                ("db.system".to_string(), "postgres".to_string()),
+                ("retries".to_string(), "3".to_string())
+            ]
+        );
+        assert_eq!(p[1].severity, crate::PatternSeverity::Warning);
+        assert_eq!(p[1].description, "trace matched pattern big");
+        assert!(load_str("", "d", no_env()).unwrap().tracing.default_patterns);
+
+        let text = "tracing:\n  patterns:\n    - name: a\n      min_spans: 2\n    - name: b\n      min_spans: 2\n      severity: loud\n";
+        let err = load_str(text, "p.yaml", no_env()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "p.yaml: line 7: tracing.patterns[1].severity: expected one of info, warning, critical, got \"loud\""
+        );
+        let err = load_str(
+            "tracing:\n  patterns:\n    - name: a\n",
+            "p.yaml",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("tracing.patterns[0].name: expected at least one condition"),
+            "{err}"
+        );
+        let err = load_str(
+            "tracing:\n  patterns:\n    - {name: a, min_spans: 1}\n    - {name: a, min_spans: 2}\n",
+            "p.yaml",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tracing.patterns[1].name") && err.contains("twice"), "{err}");
+        let err = load_str(
+            "tracing:\n  patterns:\n    - {name: a, min_duration: soon}\n",
+            "p.yaml",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("line 3") && err.contains("duration"), "{err}");
+        let err = load_str(
+            "tracing:\n  patterns:\n    - {name: a, attributes: {k: [1]}}\n",
+            "p.yaml",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("tracing.patterns[0].attributes.k"), "{err}");
+    }
+
+    #[test]
     fn example_config_loads() {
         let text = include_str!("../../../config/blazar.example.yaml");
         load_str(text, "example", no_env()).unwrap();

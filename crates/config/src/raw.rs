@@ -135,6 +135,27 @@ pub struct RawTracing {
     pub completion_quiet: Option<HumanDuration>,
     pub keep_errors: Option<bool>,
     pub keep_slower_than: Option<HumanDuration>,
+    /// Whether seed 001's three built-in trace patterns run (default true).
+    pub default_patterns: Option<bool>,
+    /// More trace patterns for analysis.
+    pub patterns: Option<Vec<RawTracePattern>>,
+}
+
+/// `tracing.patterns[i]`: a performance pattern a completed trace is checked against; every
+/// condition given must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTracePattern {
+    pub name: String,
+    pub description: Option<String>,
+    pub severity: Option<String>,
+    pub min_duration: Option<HumanDuration>,
+    pub span_name: Option<String>,
+    pub span_min_duration: Option<HumanDuration>,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    pub min_error_spans: Option<usize>,
+    pub min_spans: Option<usize>,
+    pub service: Option<String>,
 }
 
 /// `host:` — host resource collection.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use blazar_model::{Glob, Limits};
 
 use crate::compat::{pick, Merged};
-use crate::raw::{RawAlertRule, RawChannel, RawConfig, RawRetention, RawService};
+use crate::raw::{RawAlertRule, RawChannel, RawConfig, RawRetention, RawService, RawTracePattern};
 use crate::{ByteSize, ConfigError, HumanDuration};
 
 /// The whole validated configuration.
@@ -121,6 +121,62 @@ pub struct TracingConfig {
     pub keep_errors: bool,
     /// Tail sampling: a trace at least this long is kept whatever `sample_rate` says.
     pub keep_slower_than: Duration,
+    /// Whether seed 001's built-in trace patterns run beside `patterns`.
+    pub default_patterns: bool,
+    /// Configured trace patterns, in file order; names are unique.
+    pub patterns: Vec<TracePatternConfig>,
+}
+
+/// How serious a trace pattern's finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PatternSeverity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl PatternSeverity {
+    /// Returns the lowercase wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+        }
+    }
+
+    /// Parses the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "info" => Some(Self::Info),
+            "warning" => Some(Self::Warning),
+            "critical" => Some(Self::Critical),
+            _ => None,
+        }
+    }
+}
+
+/// One configured trace pattern (`tracing.patterns[i]`); every condition set must hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracePatternConfig {
+    pub name: String,
+    pub description: String,
+    pub severity: PatternSeverity,
+    /// The trace is longer than this.
+    pub min_duration: Option<Duration>,
+    /// Some span's name matches this glob (and is longer than `span_min_duration`, if set).
+    pub span_name: Option<String>,
+    /// Some span (matching `span_name`, if set) is longer than this.
+    pub span_min_duration: Option<Duration>,
+    /// For each `(KEY, VALUE)`, some span has attribute or resource attribute KEY rendering as VALUE.
+    pub attributes: Vec<(String, String)>,
+    /// At least this many spans have status error.
+    pub min_error_spans: Option<usize>,
+    /// At least this many spans.
+    pub min_spans: Option<usize>,
+    /// Some span belongs to this service.
+    pub service: Option<String>,
 }
 
 /// Host resource collection.
@@ -356,6 +412,8 @@ impl TryFrom<RawConfig> for Config {
                 .tracing
                 .keep_slower_than
                 .map_or(Duration::from_secs(5), |d| d.0),
+            default_patterns: raw.tracing.default_patterns.unwrap_or(true),
+            patterns: trace_patterns(raw.tracing.patterns.as_deref().unwrap_or_default())?,
         };
         let host = HostConfig {
             metrics_interval: pick(raw.host.metrics_interval, raw.metrics_interval)
@@ -393,6 +451,83 @@ impl TryFrom<RawConfig> for Config {
             seed,
         })
     }
+}
+
+/// Validates `tracing.patterns`; errors name the entry and field
+/// (`tracing.patterns[1].severity: ...`).
+fn trace_patterns(raw: &[RawTracePattern]) -> Result<Vec<TracePatternConfig>, ConfigError> {
+    let mut out: Vec<TracePatternConfig> = Vec::with_capacity(raw.len());
+    for (i, p) in raw.iter().enumerate() {
+        let key = |field: &str| format!("tracing.patterns[{i}].{field}");
+        let name = p.name.trim();
+        if name.is_empty() {
+            return Err(ConfigError::invalid(&key("name"), "must not be empty"));
+        }
+        if out.iter().any(|o| o.name == name) {
+            return Err(ConfigError::invalid(
+                &key("name"),
+                format!("pattern {name:?} is defined twice"),
+            ));
+        }
+        let severity = match p.severity.as_deref() {
+            None => PatternSeverity::Warning,
+            Some(s) => PatternSeverity::parse(s).ok_or_else(|| {
+                ConfigError::invalid(
+                    &key("severity"),
+                    format!("expected one of info, warning, critical, got {s:?}"),
+                )
+            })?,
+        };
+        if p.span_name.as_deref().is_some_and(str::is_empty) {
+            return Err(ConfigError::invalid(&key("span_name"), "must not be empty"));
+        }
+        let mut attributes = Vec::with_capacity(p.attributes.len());
+        for (k, v) in &p.attributes {
+            let text = match v {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => {
+                    return Err(ConfigError::invalid(
+                        &key(&format!("attributes.{k}")),
+                        "expected a string, number or boolean",
+                    ))
+                }
+            };
+            attributes.push((k.clone(), text));
+        }
+        let pattern = TracePatternConfig {
+            name: name.to_string(),
+            description: p
+                .description
+                .clone()
+                .unwrap_or_else(|| format!("trace matched pattern {name}")),
+            severity,
+            min_duration: p.min_duration.map(|d| d.0),
+            span_name: p.span_name.clone(),
+            span_min_duration: p.span_min_duration.map(|d| d.0),
+            attributes,
+            min_error_spans: p.min_error_spans,
+            min_spans: p.min_spans,
+            service: p.service.clone(),
+        };
+        let has_condition = pattern.min_duration.is_some()
+            || pattern.span_name.is_some()
+            || pattern.span_min_duration.is_some()
+            || !pattern.attributes.is_empty()
+            || pattern.min_error_spans.is_some()
+            || pattern.min_spans.is_some()
+            || pattern.service.is_some();
+        if !has_condition {
+            return Err(ConfigError::invalid(
+                &key("name"),
+                "expected at least one condition (min_duration, span_name, span_min_duration, \
+                 attributes, min_error_spans, min_spans, service)",
+            ));
+        }
+        out.push(pattern);
+    }
+    Ok(out)
 }
 
 fn validate_seed(seed: &SeedExtras) -> Result<(), ConfigError> {
