@@ -373,6 +373,29 @@ impl TraceStore {
         out
     }
 
+    /// Calls `f` with each ended span of the trace that no earlier call visited, and marks
+    /// it counted; returns how many spans it visited (0 for an unknown trace). Derived
+    /// metrics (span RED metrics) use it so a trace that completes again after a late span
+    /// counts only the new spans. The mark survives the span being replaced (a retry), but
+    /// not a restart: after a replay, call it with a no-op `f` on traces already complete.
+    pub fn count_ended_spans(&mut self, trace_id: TraceId, f: impl FnMut(&Span)) -> usize {
+        self.traces
+            .get_mut(&trace_id)
+            .map_or(0, |t| t.count_ended(f))
+    }
+
+    /// Removes the whole trace (a tail-sampling decision) from the store and every index;
+    /// returns what went. A span of it arriving later starts a new trace entry.
+    pub fn remove_trace(&mut self, trace_id: TraceId) -> Evicted {
+        if !self.traces.contains_key(&trace_id) {
+            return Evicted::default();
+        }
+        Evicted {
+            traces: 1,
+            spans: self.evict(trace_id),
+        }
+    }
+
     /// Drops traces with no span activity for longer than `max_age_ns` at `now_ns` (the
     /// activity clock, not span timestamps, so client clock skew can't expire fresh data), then
     /// least recently active traces while over the byte bound.

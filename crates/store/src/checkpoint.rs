@@ -5,13 +5,17 @@
 use blazar_bus::{Message, MessageKind};
 use blazar_wal::CheckpointWriter;
 
+use blazar_signals::TraceView;
+
 use crate::record::{self, JsonTag};
+use crate::sampling::TailSampler;
+use crate::write_series::SeriesPlan;
 use crate::{DropReason, Signal, Store, StoreError};
 
 /// Memory copied under the WAL lock, encoded after it is released.
 struct Snapshot {
     series: Vec<blazar_tsdb::SeriesSnapshot>,
-    metadata: Vec<(String, blazar_model::MetricKind, String)>,
+    metadata: Vec<(String, crate::write_series::FamilyMeta)>,
     instruments: Vec<crate::catalog::Instrument>,
     events: Vec<(u64, blazar_model::Event)>,
     spans: Vec<blazar_model::Span>,
@@ -52,7 +56,7 @@ impl Store {
                     .metadata
                     .read()
                     .iter()
-                    .map(|(n, (k, h))| (n.clone(), *k, h.clone()))
+                    .map(|(n, m)| (n.clone(), m.clone()))
                     .collect(),
                 instruments: self.mem.catalog.read().iter().cloned().collect(),
                 events: self
@@ -80,8 +84,15 @@ impl Store {
             record::encode_chunks(&mut b, s.r, &s.labels, &s.chunks);
             put(&mut b)?;
         }
-        for (name, kind, help) in &snap.metadata {
-            record::encode_metadata(&mut b, name, *kind, help);
+        for (name, m) in &snap.metadata {
+            record::encode_family(
+                &mut b,
+                name,
+                m.kind,
+                &m.help,
+                &m.unit,
+                m.original.as_deref(),
+            );
             put(&mut b)?;
         }
         for inst in &snap.instruments {
@@ -176,19 +187,111 @@ impl Store {
             .dropped(Signal::Spans, DropReason::Retention, e.spans as u64);
     }
 
-    /// Publishes `trace_completed` for traces whose root ended and that went quiet.
-    pub fn complete_traces(&self, now_ns: i64) -> usize {
-        let quiet = self.settings.read().completion_quiet_ns;
+    /// Completes traces whose root ended and that went quiet: derives span RED metrics from
+    /// their spans not counted before (every span counts, kept or not), applies tail sampling,
+    /// removes dropped traces (a WAL record says so, so replay drops them too) and publishes
+    /// `trace_completed` for kept ones. Returns the kept traces in full, for analysis.
+    ///
+    /// A span arriving after its trace was dropped starts a new trace entry, which completes
+    /// and is sampled on its own (the rate gives it the same answer; an error or a long span
+    /// may keep the fragment). If the WAL refuses the write, nothing is dropped (every trace
+    /// is kept) and that pass's span metrics are lost (logged).
+    pub fn complete_traces(&self, now_ns: i64) -> Vec<TraceView> {
+        let (quiet, sampler, limits) = {
+            let s = self.settings.read();
+            (
+                s.completion_quiet_ns,
+                TailSampler::from_settings(&s),
+                s.limits,
+            )
+        };
+        // Under the WAL lock: the drop records and the removal must not interleave with a
+        // span write, or replay would disagree with memory.
+        let mut wal = self.wal.lock();
         let done = self.mem.traces.write().take_completed(now_ns, quiet);
-        for t in &done {
+        if done.is_empty() {
+            return Vec::new();
+        }
+        let mut dropped = Vec::new();
+        let mut kept = Vec::with_capacity(done.len());
+        let mut unmetered = 0usize;
+        let batch = {
+            let mut traces = self.mem.traces.write();
+            let mut sm = self.span_metrics.lock();
+            for t in done {
+                traces.count_ended_spans(t.trace_id, |span| {
+                    if !sm.observe(span, &limits) {
+                        unmetered += 1;
+                    }
+                });
+                if sampler.keeps(&t) {
+                    kept.push(t);
+                } else {
+                    dropped.push(t);
+                }
+            }
+            let (batch, skipped) = sm.take_batch(now_ns / blazar_model::NANOS_PER_MILLI, &limits);
+            unmetered += skipped;
+            batch
+        };
+        if unmetered > 0 {
+            self.metrics
+                .dropped(Signal::Metrics, DropReason::SeriesLimit, unmetered as u64);
+            tracing::debug!(
+                spans = unmetered,
+                max_label_sets = crate::span_metrics::MAX_LABEL_SETS,
+                "span metrics not recorded for spans past the label-set bound"
+            );
+        }
+        let plan = match self.plan_series(&batch, &limits) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "span metrics not recorded");
+                SeriesPlan::default()
+            }
+        };
+        let mut records = plan.records.clone();
+        for t in &dropped {
+            let mut b = Vec::with_capacity(17);
+            record::encode_trace_dropped(&mut b, t.trace_id);
+            records.push(b);
+        }
+        match self.wal_append(&mut wal, &records) {
+            Ok(()) => {
+                let stats = self.commit_series(&plan);
+                self.count_series(&plan, stats, false);
+                let mut traces = self.mem.traces.write();
+                let mut spans = 0usize;
+                for t in &dropped {
+                    spans += traces.remove_trace(t.trace_id).spans;
+                }
+                drop(traces);
+                self.metrics
+                    .dropped(Signal::Spans, DropReason::SampledOut, spans as u64);
+                self.metrics.traces_sampled_out.inc_by(dropped.len() as u64);
+            }
+            Err(e) => {
+                self.forget(&plan.new_series);
+                tracing::warn!(error = %e, traces = dropped.len(), "tail sampling skipped: wal write failed; keeping every completed trace");
+                kept.append(&mut dropped);
+            }
+        }
+        let views: Vec<TraceView> = {
+            let traces = self.mem.traces.read();
+            kept.iter()
+                .filter_map(|t| traces.trace(t.trace_id))
+                .collect()
+        };
+        drop(wal);
+        for v in &views {
             self.bus.publish(Message {
                 kind: MessageKind::TraceCompleted,
                 timestamp_ns: now_ns,
-                service: Some(t.root_service.clone()),
-                data: crate::query::summary_json(t),
+                service: Some(v.summary.root_service.clone()),
+                data: crate::query::summary_json(&v.summary),
             });
         }
-        done.len()
+        views
     }
 
     /// Applies reloaded settings; shrinking bounds evicts at once. Data is kept.

@@ -9,9 +9,12 @@ mod memory;
 mod open;
 mod query;
 mod record;
+mod sampling;
 mod settings;
+mod span_metrics;
 mod telemetry;
 mod write;
+mod write_series;
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
@@ -28,8 +31,12 @@ pub use error::StoreError;
 pub use open::OpenReport;
 pub use query::{event_json, summary_json, MetricListing, MetricValueView, StoreStats, TypeCounts};
 pub use settings::Settings;
+pub use span_metrics::{
+    CALLS_FAMILY, CALLS_SERIES, DURATION_BUCKETS, DURATION_FAMILY, MAX_LABEL_SETS,
+};
 pub use telemetry::{DropReason, RejectReason, SelfMetrics, Signal};
 pub use write::{EventsOutcome, RemoteOutcome};
+pub use write_series::SeriesOutcome;
 
 /// Cloneable handle to the store.
 pub type StoreRef = Arc<Store>;
@@ -48,6 +55,8 @@ pub struct Store {
     /// WAL records written when the last checkpoint was taken (skip identical checkpoints).
     last_checkpoint_records: Mutex<Option<u64>>,
     event_types: Mutex<std::collections::BTreeMap<String, query::TypeCounts>>,
+    /// Span RED metrics: label sets seen and the current completion pass.
+    span_metrics: Mutex<span_metrics::SpanMetrics>,
 }
 
 impl Store {

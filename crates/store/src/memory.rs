@@ -4,20 +4,22 @@
 
 use std::collections::HashMap;
 
-use blazar_model::{Labels, MetricKind, MetricPoint, Sample};
+use blazar_model::{Labels, MetricPoint, Sample};
 use blazar_signals::{EventStore, LogStore, TraceStore};
 use blazar_tsdb::{Head, HeadOptions, SeriesError, SeriesRef, SeriesSnapshot};
 use parking_lot::RwLock;
 
 use crate::catalog::{Catalog, Instrument};
 use crate::record::{self, Record};
+use crate::write_series::{merge_metadata, Families, FamilyMeta};
 use crate::Settings;
 
 /// The in-memory stores.
 pub(crate) struct Memory {
     pub(crate) head: Head,
     pub(crate) catalog: RwLock<Catalog>,
-    pub(crate) metadata: RwLock<HashMap<String, (MetricKind, String)>>,
+    /// Metric family metadata by family name.
+    pub(crate) metadata: RwLock<Families>,
     pub(crate) events: RwLock<EventStore>,
     pub(crate) traces: RwLock<TraceStore>,
     pub(crate) logs: RwLock<LogStore>,
@@ -119,7 +121,29 @@ impl Memory {
                 t,
             }),
             Record::Metadata { name, kind, help } => {
-                self.metadata.write().insert(name, (kind, help));
+                merge_metadata(&mut self.metadata.write(), &name, kind, &help);
+            }
+            Record::Family {
+                name,
+                kind,
+                help,
+                unit,
+                original,
+            } => {
+                self.metadata.write().insert(
+                    name,
+                    FamilyMeta {
+                        kind,
+                        help,
+                        unit,
+                        original,
+                    },
+                );
+            }
+            Record::TraceDropped(id) => {
+                // Spans logged before the decision are removed with it; a span logged after
+                // it starts a new trace entry, as it did live.
+                self.traces.write().remove_trace(id);
             }
             Record::Chunks { r, labels, chunks } => {
                 if let Err(e) = self.head.restore(SeriesSnapshot { r, labels, chunks }) {

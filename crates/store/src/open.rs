@@ -108,7 +108,16 @@ impl Store {
         }
         // Traces that were complete before the restart were announced then; mark them so the
         // completion task does not publish them all again.
-        let already = mem.traces.write().take_completed(i64::MAX, 0).len();
+        // Their spans were counted in the span metrics then too (the WAL holds those samples),
+        // so a late span re-completing one counts only itself.
+        let already = {
+            let mut traces = mem.traces.write();
+            let done = traces.take_completed(i64::MAX, 0);
+            for t in &done {
+                traces.count_ended_spans(t.trace_id, |_| {});
+            }
+            done.len()
+        };
         if already > 0 {
             tracing::debug!(
                 traces = already,
@@ -130,6 +139,7 @@ impl Store {
             last_wal_error: Mutex::new(None),
             last_checkpoint_records: Mutex::new(None),
             event_types: Mutex::new(BTreeMap::new()),
+            span_metrics: Mutex::new(Default::default()),
         };
         report.elapsed_ms = started.elapsed().as_millis();
         Ok((store, report))

@@ -3,13 +3,15 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
+use blazar_model::Labels;
 use blazar_model::{format_rfc3339_nanos, Event, Glob, LogRecord, MetricKind, NANOS_PER_MILLI};
 use blazar_signals::{EventQuery, LogQuery, TraceQuery, TraceSummary, TraceView};
-use blazar_tsdb::Matcher;
+use blazar_tsdb::{Matcher, SeriesRef};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::catalog::{format_le, InstrumentState};
+use crate::write_series::{family_of, FAMILY_SUFFIXES};
 use crate::{DropReason, RejectReason, Signal, Store};
 
 /// Per-event-type counts for the stats API.
@@ -50,6 +52,12 @@ pub struct MetricListing {
     #[serde(flatten)]
     pub value: MetricValueView,
     pub last_update: String,
+    /// Unit of the metric's family as its producer sent it (OTLP), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The producer's own name of the family (e.g. OTLP `orders.requests`) when it differs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 /// What the store holds, for `/api/v1/telemetry/stats`, `/metrics` and `/health`.
@@ -109,7 +117,8 @@ pub fn summary_json(t: &TraceSummary) -> Value {
 
 impl Store {
     /// Lists metrics whose name matches `glob` (all when `None`): native-API instruments with
-    /// their state, then other series (remote_write) with their latest sample.
+    /// their state, then other series (remote_write, OTLP) with their latest sample, then the
+    /// series of families whose producer's name (`original`) matches `glob`.
     pub fn list_metrics(&self, glob: Option<&Glob>, limit: usize) -> Vec<MetricListing> {
         let matches = |n: &str| glob.is_none_or(|g| g.matches(n));
         let catalog = self.mem.catalog.read();
@@ -127,6 +136,8 @@ impl Store {
                     .collect(),
                 value: view(&i.state),
                 last_update: format_rfc3339_nanos(i.updated_ms.saturating_mul(NANOS_PER_MILLI)),
+                unit: None,
+                original: None,
             })
             .collect();
         let owned = catalog.owned_names();
@@ -138,28 +149,58 @@ impl Store {
         let Ok(matcher) = Matcher::regex(blazar_model::METRIC_NAME_LABEL, &pattern) else {
             return out;
         };
-        let matchers = [matcher];
         let meta = self.mem.metadata.read();
-        for (r, labels) in self.mem.head.select_series(&matchers) {
-            if out.len() >= limit {
-                break;
-            }
-            if owned.contains_key(labels.name()) {
-                continue;
+        let mut listed = std::collections::HashSet::new();
+        let mut push = |r: SeriesRef, labels: &Labels, out: &mut Vec<MetricListing>| {
+            if owned.contains_key(labels.name()) || !listed.insert(r) {
+                return;
             }
             let Some(latest) = self.mem.head.latest(r) else {
-                continue;
+                return;
             };
+            let family = family_of(&meta, labels.name());
             out.push(MetricListing {
                 name: labels.name().to_string(),
-                kind: meta.get(labels.name()).map_or(MetricKind::Unknown, |m| m.0),
+                kind: family.map_or(MetricKind::Unknown, |m| m.kind),
                 tags: labels
                     .tags()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 value: MetricValueView::Scalar { value: latest.v },
                 last_update: format_rfc3339_nanos(latest.t.saturating_mul(NANOS_PER_MILLI)),
+                unit: family.map(|m| m.unit.clone()).filter(|u| !u.is_empty()),
+                original: family.and_then(|m| m.original.clone()),
             });
+        };
+        for (r, labels) in self.mem.head.select_series(&[matcher]) {
+            if out.len() >= limit {
+                return out;
+            }
+            push(r, &labels, &mut out);
+        }
+        // A glob also finds families by their producer's name (`orders.requests` finds
+        // `orders_requests_total`): each such family's series, by exact name.
+        let Some(glob) = glob else {
+            return out;
+        };
+        let mut by_original: Vec<&str> = meta
+            .iter()
+            .filter(|(_, m)| m.original.as_deref().is_some_and(|o| glob.matches(o)))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        by_original.sort_unstable();
+        for family in by_original {
+            let names = std::iter::once(family.to_string())
+                .chain(FAMILY_SUFFIXES.iter().map(|s| format!("{family}{s}")));
+            for name in names {
+                let m = Matcher::equal(blazar_model::METRIC_NAME_LABEL, name);
+                for (r, labels) in self.mem.head.select_series(&[m]) {
+                    if out.len() >= limit {
+                        return out;
+                    }
+                    push(r, &labels, &mut out);
+                }
+            }
         }
         out
     }
@@ -264,16 +305,21 @@ impl Store {
             .iter()
             .map(|r| m.rejected_count(s, *r))
             .sum();
-            out.insert(
-                s.as_str().to_string(),
-                json!({
-                    "received": m.received_count(s),
-                    "accepted": m.ingested_count(s),
-                    "sampled_out": m.dropped_count(s, DropReason::SampledOut),
-                    "dropped": dropped,
-                    "rejected": rejected,
-                }),
-            );
+            let mut counts = json!({
+                "received": m.received_count(s),
+                "accepted": m.ingested_count(s),
+                "sampled_out": m.dropped_count(s, DropReason::SampledOut),
+                "dropped": dropped,
+                "rejected": rejected,
+            });
+            if let (Signal::Spans, Some(o)) = (s, counts.as_object_mut()) {
+                // Tail sampling drops whole traces; `sampled_out` above counts their spans.
+                o.insert(
+                    "sampled_out_traces".into(),
+                    json!(m.traces_sampled_out_count()),
+                );
+            }
+            out.insert(s.as_str().to_string(), counts);
         }
         Value::Object(out)
     }

@@ -4,7 +4,7 @@
 
 #![deny(clippy::indexing_slicing)]
 
-use blazar_model::{Event, Labels, LogRecord, MetricKind, Sample, Span};
+use blazar_model::{Event, Labels, LogRecord, MetricKind, Sample, Span, TraceId};
 use blazar_tsdb::SeriesRef;
 
 /// One decoded record.
@@ -27,6 +27,16 @@ pub(crate) enum Record {
         kind: MetricKind,
         help: String,
     },
+    /// Metric family metadata with unit and the producer's own name (whole-series writes).
+    Family {
+        name: String,
+        kind: MetricKind,
+        help: String,
+        unit: String,
+        original: Option<String>,
+    },
+    /// A completed trace dropped by tail sampling: replay removes what it holds so far.
+    TraceDropped(TraceId),
     /// Encoded chunks of one series (checkpoints only).
     Chunks {
         r: SeriesRef,
@@ -48,10 +58,12 @@ const POINT: u8 = 3;
 const METADATA: u8 = 4;
 const CHUNKS: u8 = 5;
 const INSTRUMENT: u8 = 6;
+const FAMILY: u8 = 7;
 const EVENT: u8 = 10;
 const SPAN: u8 = 11;
 const LOG: u8 = 12;
 const EVENT_AT: u8 = 13;
+const TRACE_DROPPED: u8 = 14;
 
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,6 +161,28 @@ pub(crate) fn encode_metadata(out: &mut Vec<u8>, name: &str, kind: MetricKind, h
     out.push(kind_byte(kind));
     put_bytes(out, name.as_bytes());
     put_bytes(out, help.as_bytes());
+}
+
+pub(crate) fn encode_family(
+    out: &mut Vec<u8>,
+    name: &str,
+    kind: MetricKind,
+    help: &str,
+    unit: &str,
+    original: Option<&str>,
+) {
+    out.push(FAMILY);
+    out.push(kind_byte(kind));
+    put_bytes(out, name.as_bytes());
+    put_bytes(out, help.as_bytes());
+    put_bytes(out, unit.as_bytes());
+    // An empty original is "none": a producer name is never empty.
+    put_bytes(out, original.unwrap_or("").as_bytes());
+}
+
+pub(crate) fn encode_trace_dropped(out: &mut Vec<u8>, id: TraceId) {
+    out.push(TRACE_DROPPED);
+    out.extend_from_slice(&id.0);
 }
 
 pub(crate) fn encode_chunks(out: &mut Vec<u8>, r: SeriesRef, labels: &Labels, chunks: &[Vec<u8>]) {
@@ -333,6 +367,28 @@ fn decode_body(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
                 help: r.string()?,
             })
         }
+        FAMILY => {
+            let kind = byte_kind(r.byte()?);
+            let name = r.string()?;
+            let help = r.string()?;
+            let unit = r.string()?;
+            let original = Some(r.string()?).filter(|o| !o.is_empty());
+            Ok(Record::Family {
+                name,
+                kind,
+                help,
+                unit,
+                original,
+            })
+        }
+        TRACE_DROPPED => {
+            let (id, rest) = r
+                .buf
+                .split_first_chunk::<16>()
+                .ok_or(DecodeError::Truncated)?;
+            r.buf = rest;
+            Ok(Record::TraceDropped(TraceId(*id)))
+        }
         CHUNKS => {
             let sr = r.uvarint()?;
             let labels = r.labels()?;
@@ -419,6 +475,35 @@ mod tests {
                 t: 99
             }
         );
+        b.clear();
+        encode_family(
+            &mut b,
+            "orders_requests",
+            MetricKind::Counter,
+            "h",
+            "1",
+            Some("orders.requests"),
+        );
+        assert_eq!(
+            decode(&b).unwrap(),
+            Record::Family {
+                name: "orders_requests".into(),
+                kind: MetricKind::Counter,
+                help: "h".into(),
+                unit: "1".into(),
+                original: Some("orders.requests".into()),
+            }
+        );
+        b.clear();
+        encode_family(&mut b, "up", MetricKind::Gauge, "", "", None);
+        assert!(matches!(
+            decode(&b).unwrap(),
+            Record::Family { original: None, .. }
+        ));
+        b.clear();
+        encode_trace_dropped(&mut b, TraceId([7; 16]));
+        assert_eq!(decode(&b).unwrap(), Record::TraceDropped(TraceId([7; 16])));
+        assert!(decode(&b[..10]).is_err());
         b.clear();
         encode_chunks(&mut b, SeriesRef(3), &labels(), &[vec![1, 2, 3], vec![]]);
         assert_eq!(

@@ -24,6 +24,13 @@ pub struct Settings {
     pub sampling_rate: f64,
     pub source_id: String,
     pub completion_quiet_ns: i64,
+    /// Tail sampling at trace completion (`tracing.sample_rate`): the fraction of completed
+    /// traces kept, decided by trace id.
+    pub trace_sample_rate: f64,
+    /// Tail sampling: a trace with an error span is kept whatever the rate says.
+    pub keep_errors: bool,
+    /// Tail sampling: a trace at least this long is kept whatever the rate says.
+    pub keep_slower_than_ns: i64,
 }
 
 fn nanos(d: std::time::Duration) -> i64 {
@@ -65,6 +72,9 @@ impl Settings {
             sampling_rate: c.events.sampling_rate,
             source_id: c.events.source_id.clone(),
             completion_quiet_ns: nanos(c.tracing.completion_quiet),
+            trace_sample_rate: c.tracing.sample_rate,
+            keep_errors: c.tracing.keep_errors,
+            keep_slower_than_ns: nanos(c.tracing.keep_slower_than),
         }
     }
 }

@@ -149,6 +149,7 @@ pub struct SelfMetrics {
     pub(crate) stream_dropped_subscribers: Counter,
     pub(crate) bus_published: Counter,
     pub(crate) uptime_seconds: Gauge,
+    pub(crate) traces_sampled_out: Counter,
 }
 
 impl Default for SelfMetrics {
@@ -185,6 +186,7 @@ impl SelfMetrics {
             stream_dropped_subscribers: Counter::default(),
             bus_published: Counter::default(),
             uptime_seconds: Gauge::default(),
+            traces_sampled_out: Counter::default(),
         };
         r.register(
             "blazar_received",
@@ -271,6 +273,11 @@ impl SelfMetrics {
             "Seconds since the server started",
             m.uptime_seconds.clone(),
         );
+        r.register(
+            "blazar_traces_sampled_out",
+            "Completed traces dropped by tail sampling (their spans count as dropped{reason=\"sampled_out\"})",
+            m.traces_sampled_out.clone(),
+        );
         Self { registry: r, ..m }
     }
 
@@ -349,6 +356,11 @@ impl SelfMetrics {
         self.memory
             .get_or_create(&StoreLabels { store })
             .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
+
+    /// Returns completed traces dropped by tail sampling, for the stats API.
+    pub fn traces_sampled_out_count(&self) -> u64 {
+        self.traces_sampled_out.get()
     }
 
     /// Counts a subscriber that lagged by `n` messages.

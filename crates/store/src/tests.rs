@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use blazar_bus::Bus;
 use blazar_ingest::remote_write::{borrowed, proto};
-use blazar_model::Labels;
+use blazar_model::{Labels, Span, SpanId, SpanKind, SpanStatus, TraceId};
+use blazar_signals::TraceView;
 use prost::Message;
 
 use crate::{SelfMetrics, Settings, Store};
@@ -157,4 +158,245 @@ fn limits_are_checked_for_new_remote_write_series() {
     // All or nothing: the valid series of the refused request was not kept either.
     assert_eq!(latest(&store, "ok_series"), None);
     assert_eq!(store.head().series_count(), 0);
+}
+
+// === tail sampling and span metrics at trace completion ===
+
+const SEC: i64 = 1_000_000_000;
+const T0: i64 = 1_700_000_000 * SEC;
+
+fn open_tracing(dir: &std::path::Path, rate: f64) -> Store {
+    let mut cfg = blazar_config::Config::default();
+    cfg.storage.data_dir = dir.to_path_buf();
+    cfg.tracing.sample_rate = rate;
+    cfg.tracing.keep_errors = true;
+    cfg.tracing.keep_slower_than = std::time::Duration::from_secs(5);
+    Store::open(
+        Settings::from_config(&cfg),
+        Bus::new(64),
+        Arc::new(SelfMetrics::new()),
+    )
+    .unwrap()
+    .0
+}
+
+/// An ended span of trace `trace` (its root when `parent` is `None`) lasting `ms`.
+fn span(trace: u8, id: u8, parent: Option<u8>, ms: i64, status: SpanStatus) -> Span {
+    Span {
+        trace_id: TraceId([trace; 16]),
+        span_id: SpanId([id; 8]),
+        parent_span_id: parent.map(|p| SpanId([p; 8])),
+        name: if parent.is_none() {
+            "GET /orders"
+        } else {
+            "SELECT"
+        }
+        .into(),
+        service: "orders".into(),
+        kind: if parent.is_none() {
+            SpanKind::Server
+        } else {
+            SpanKind::Client
+        },
+        start_unix_nano: T0,
+        end_unix_nano: Some(T0 + ms * 1_000_000),
+        status,
+        status_message: None,
+        attributes: Default::default(),
+        events: Vec::new(),
+        resource: Default::default(),
+        links: Vec::new(),
+        scope: None,
+        trace_state: None,
+    }
+}
+
+fn trace_ids(views: &[TraceView]) -> Vec<u8> {
+    let mut v: Vec<u8> = views.iter().map(|t| t.summary.trace_id.0[0]).collect();
+    v.sort_unstable();
+    v
+}
+
+fn series_value(store: &Store, pairs: &[(&str, &str)]) -> Option<f64> {
+    let labels = Labels::try_from_pairs(pairs.iter().copied()).unwrap();
+    let r = store.head().lookup(&labels)?;
+    store.head().latest(r).map(|s| s.v)
+}
+
+fn calls(store: &Store, name: &str, kind: &str, status: &str) -> Option<f64> {
+    series_value(
+        store,
+        &[
+            ("__name__", crate::CALLS_SERIES),
+            ("service", "orders"),
+            ("span_name", name),
+            ("span_kind", kind),
+            ("status_code", status),
+        ],
+    )
+}
+
+#[test]
+fn rate_zero_drops_normal_traces_and_keeps_error_and_slow_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_tracing(dir.path(), 0.0);
+        store
+            .write_spans(
+                vec![
+                    span(1, 1, None, 10, SpanStatus::Ok),
+                    span(1, 2, Some(1), 5, SpanStatus::Ok),
+                    span(2, 3, None, 10, SpanStatus::Ok),
+                    span(2, 4, Some(3), 5, SpanStatus::Error),
+                    span(3, 5, None, 6_000, SpanStatus::Ok),
+                ],
+                T0,
+            )
+            .unwrap();
+        assert!(store.complete_traces(T0 + SEC).is_empty(), "not quiet yet");
+        let mut rx = store.bus().subscribe();
+        let kept = store.complete_traces(T0 + 3 * SEC);
+        assert_eq!(trace_ids(&kept), [2, 3]);
+        assert_eq!(kept.iter().map(|v| v.spans.len()).sum::<usize>(), 3);
+        let mut published = Vec::new();
+        while let Ok(m) = rx.try_recv() {
+            assert_eq!(m.kind, blazar_bus::MessageKind::TraceCompleted);
+            published.push(m.data["trace_id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(published.len(), 2);
+        assert!(store.trace(TraceId([1; 16])).is_none());
+        assert_eq!(store.stats().spans, 3);
+        let counts = store.signal_counts();
+        assert_eq!(counts["spans"]["sampled_out"], 2);
+        assert_eq!(counts["spans"]["sampled_out_traces"], 1);
+        let text = store.self_metrics().encode();
+        assert!(text.contains("blazar_traces_sampled_out_total 1"), "{text}");
+        assert!(
+            text.contains("blazar_dropped_total{signal=\"spans\",reason=\"sampled_out\"} 2"),
+            "{text}"
+        );
+    }
+    // Replay drops it again although its span records come first in the WAL.
+    let store = open_tracing(dir.path(), 0.0);
+    assert!(store.trace(TraceId([1; 16])).is_none());
+    assert!(store.trace(TraceId([2; 16])).is_some());
+    assert!(store.trace(TraceId([3; 16])).is_some());
+    // Replayed complete traces are not announced again.
+    assert!(store.complete_traces(T0 + 10 * SEC).is_empty());
+    // A late span of the dropped trace starts a new trace entry, sampled on its own.
+    store
+        .write_spans(vec![span(1, 6, Some(1), 1, SpanStatus::Ok)], T0 + 11 * SEC)
+        .unwrap();
+    assert_eq!(store.trace(TraceId([1; 16])).unwrap().spans.len(), 1);
+    assert!(store.complete_traces(T0 + 20 * SEC).is_empty());
+    assert!(store.trace(TraceId([1; 16])).is_none());
+    store.checkpoint().unwrap();
+    drop(store);
+    let store = open_tracing(dir.path(), 0.0);
+    assert!(store.trace(TraceId([1; 16])).is_none());
+    assert_eq!(store.stats().traces, 2);
+}
+
+#[test]
+fn rate_one_keeps_every_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_tracing(dir.path(), 1.0);
+    let spans = (1..=20u8)
+        .map(|i| span(i, i, None, 1, SpanStatus::Ok))
+        .collect();
+    store.write_spans(spans, T0).unwrap();
+    assert_eq!(store.complete_traces(T0 + 3 * SEC).len(), 20);
+    assert_eq!(store.stats().traces, 20);
+    assert_eq!(store.signal_counts()["spans"]["sampled_out"], 0);
+}
+
+#[test]
+fn span_metrics_count_every_span_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = format!("{}_bucket", crate::DURATION_FAMILY);
+    let count = format!("{}_count", crate::DURATION_FAMILY);
+    {
+        // Rate 0: the trace is dropped, but its spans still count.
+        let store = open_tracing(dir.path(), 0.0);
+        let mut spans = vec![span(1, 1, None, 30, SpanStatus::Ok)];
+        spans.extend((2..=8u8).map(|i| span(1, i, Some(1), 3, SpanStatus::Ok)));
+        store.write_spans(spans, T0).unwrap();
+        store.complete_traces(T0 + 3 * SEC);
+        assert!(store.trace(TraceId([1; 16])).is_none());
+        assert_eq!(
+            calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+            Some(7.0)
+        );
+        assert_eq!(
+            calls(&store, "GET /orders", "SPAN_KIND_SERVER", "STATUS_CODE_OK"),
+            Some(1.0)
+        );
+        let select = |name: &str, le: Option<&str>| {
+            let mut pairs = vec![
+                ("__name__", name),
+                ("service", "orders"),
+                ("span_name", "SELECT"),
+                ("span_kind", "SPAN_KIND_CLIENT"),
+                ("status_code", "STATUS_CODE_OK"),
+            ];
+            pairs.extend(le.map(|le| ("le", le)));
+            series_value(&store, &pairs)
+        };
+        assert_eq!(select(&count, None), Some(7.0));
+        assert_eq!(select(&bucket, Some("0.002")), Some(0.0));
+        assert_eq!(select(&bucket, Some("0.005")), Some(7.0));
+        assert_eq!(select(&bucket, Some("+Inf")), Some(7.0));
+        let listed = store.list_metrics(Some(&blazar_model::Glob::new(&bucket)), 100);
+        assert!(listed
+            .iter()
+            .all(|m| m.kind == blazar_model::MetricKind::Histogram));
+
+        // A kept trace that completes again after a late span counts only the late span.
+        store
+            .write_spans(
+                vec![
+                    span(2, 20, None, 10, SpanStatus::Error),
+                    span(2, 21, Some(20), 3, SpanStatus::Ok),
+                ],
+                T0 + 4 * SEC,
+            )
+            .unwrap();
+        assert_eq!(store.complete_traces(T0 + 7 * SEC).len(), 1);
+        assert_eq!(
+            calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+            Some(8.0)
+        );
+        store
+            .write_spans(vec![span(2, 22, Some(20), 3, SpanStatus::Ok)], T0 + 8 * SEC)
+            .unwrap();
+        let again = store.complete_traces(T0 + 11 * SEC);
+        assert_eq!(again.first().map(|v| v.spans.len()), Some(3));
+        assert_eq!(
+            calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+            Some(9.0)
+        );
+        assert_eq!(
+            calls(
+                &store,
+                "GET /orders",
+                "SPAN_KIND_SERVER",
+                "STATUS_CODE_ERROR"
+            ),
+            Some(1.0)
+        );
+    }
+    // After a restart the totals continue from the stored values, and spans of traces that
+    // completed before it are not counted again.
+    let store = open_tracing(dir.path(), 0.0);
+    store
+        .write_spans(
+            vec![span(2, 23, Some(20), 3, SpanStatus::Ok)],
+            T0 + 20 * SEC,
+        )
+        .unwrap();
+    store.complete_traces(T0 + 23 * SEC);
+    assert_eq!(
+        calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+        Some(10.0)
+    );
 }

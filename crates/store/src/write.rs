@@ -75,7 +75,7 @@ impl Store {
 
     /// Removes series created for a write the WAL refused: they hold no samples, and keeping
     /// them would let a later write log samples for a series the WAL never declared.
-    fn forget(&self, created: &[(SeriesRef, blazar_model::Labels)]) {
+    pub(crate) fn forget(&self, created: &[(SeriesRef, blazar_model::Labels)]) {
         if !created.is_empty() {
             let refs: Vec<SeriesRef> = created.iter().map(|(r, _)| *r).collect();
             self.mem.head.remove_empty(&refs);
@@ -220,7 +220,9 @@ impl Store {
             for m @ (name, kind, help) in &req.metadata {
                 if name.len() > 256
                     || help.len() > MAX_HELP_BYTES
-                    || meta.get(name) == Some(&(*kind, help.clone()))
+                    || meta
+                        .get(name)
+                        .is_some_and(|held| held.kind == *kind && held.help == *help)
                 {
                     continue;
                 }
@@ -247,7 +249,7 @@ impl Store {
         if !new_meta.is_empty() {
             let mut meta = self.mem.metadata.write();
             for (name, kind, help) in new_meta {
-                meta.insert(name.clone(), (*kind, help.clone()));
+                crate::write_series::merge_metadata(&mut meta, name, *kind, help);
             }
         }
         drop(wal);
@@ -290,7 +292,8 @@ impl Store {
                 .filter(|(k, _)| *k != blazar_model::METRIC_NAME_LABEL)
                 .map(|(k, v)| ((*k).to_string(), json!(v)))
                 .collect();
-            let kind = meta.get(name).map_or("unknown", |(k, _)| k.as_str());
+            let kind =
+                crate::write_series::family_of(&meta, name).map_or("unknown", |m| m.kind.as_str());
             let ts = last.t.saturating_mul(blazar_model::NANOS_PER_MILLI);
             self.bus.publish(Message {
                 kind: MessageKind::MetricUpdate,
@@ -737,13 +740,13 @@ const MAX_SPAN_EVENTS: usize = 256;
 const MAX_SPAN_ATTRIBUTES: usize = 256;
 
 /// Most `metric_update` messages one remote_write request publishes.
-const REMOTE_UPDATES_PER_REQUEST: usize = 1000;
+pub(crate) const REMOTE_UPDATES_PER_REQUEST: usize = 1000;
 
 /// Longest metric help text kept from remote_write metadata.
-const MAX_HELP_BYTES: usize = 4096;
+pub(crate) const MAX_HELP_BYTES: usize = 4096;
 
 /// Most samples in one WAL record (about 3 MiB).
-const SAMPLES_PER_RECORD: usize = 256 * 1024;
+pub(crate) const SAMPLES_PER_RECORD: usize = 256 * 1024;
 
 /// Service of a seed-004 span that named none (yet).
 pub(crate) const UNKNOWN_SERVICE: &str = "unknown";

@@ -496,6 +496,55 @@ fn late_span_completes_trace_again_after_new_quiet_period() {
 }
 
 #[test]
+fn ended_spans_are_counted_once_across_late_spans_and_retries() {
+    let mut store = TraceStore::new(opts());
+    store
+        .upsert_span(span(1, 1, None, "a", "root", 0, 10), 0)
+        .unwrap();
+    store
+        .upsert_span(open(span(1, 2, Some(1), "a", "open", 1, 1)), 0)
+        .unwrap();
+    let mut seen = Vec::new();
+    assert_eq!(store.count_ended_spans(tid(1), |s| seen.push(s.span_id)), 1);
+    assert_eq!(seen, [sid(1)]);
+    // A retry of a counted span stays counted; the open span counts once it ends.
+    store
+        .upsert_span(span(1, 1, None, "a", "root", 0, 10), 5)
+        .unwrap();
+    store
+        .update_span(sid(2), 6, |s| s.end_unix_nano = Some(2 * MS))
+        .unwrap();
+    store
+        .upsert_span(span(1, 3, Some(1), "b", "late", 1, 2), 7)
+        .unwrap();
+    seen.clear();
+    assert_eq!(store.count_ended_spans(tid(1), |s| seen.push(s.span_id)), 2);
+    seen.sort();
+    assert_eq!(seen, [sid(2), sid(3)]);
+    assert_eq!(store.count_ended_spans(tid(1), |_| {}), 0);
+    assert_eq!(store.count_ended_spans(tid(9), |_| {}), 0);
+}
+
+#[test]
+fn remove_trace_drops_it_from_every_index() {
+    let mut store = query_fixture();
+    let before = store.stats();
+    let held = store.trace(tid(1)).unwrap().spans.len();
+    let gone = store.remove_trace(tid(1));
+    assert_eq!(
+        gone,
+        Evicted {
+            traces: 1,
+            spans: held
+        }
+    );
+    assert!(store.trace(tid(1)).is_none());
+    assert_eq!(store.stats().traces, before.traces - 1);
+    assert!(store.remove_trace(tid(1)).is_empty());
+    assert_consistent(&store);
+}
+
+#[test]
 fn retain_drops_traces_inactive_for_max_age() {
     let mut store = TraceStore::new(TraceStoreOptions {
         max_age_ns: 100,

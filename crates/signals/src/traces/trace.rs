@@ -13,6 +13,9 @@ use super::TraceSummary;
 struct Stored {
     span: Span,
     bytes: usize,
+    /// Already handed to [`Trace::count_ended`] (derived metrics counted it); kept when the
+    /// span is replaced, so a retried or re-sent span is not counted twice.
+    counted: bool,
 }
 
 /// Service and operation names whose per-trace span count crossed zero in one change; the
@@ -64,11 +67,12 @@ impl Trace {
     pub(super) fn put(&mut self, span: Span, changes: &mut KeyChanges) -> bool {
         let old = self.spans.remove(&span.span_id);
         let replaced = old.is_some();
-        if let Some(old) = old {
-            self.subtract(&old, changes);
+        if let Some(old) = &old {
+            self.subtract(old, changes);
         }
         let stored = Stored {
             bytes: span.approx_bytes(),
+            counted: old.as_ref().is_some_and(|o| o.counted),
             span,
         };
         self.add(&stored, changes);
@@ -128,6 +132,20 @@ impl Trace {
         }
         self.start_ns = self.start_ns.min(span.start_unix_nano);
         self.max_end_ns = self.max_end_ns.max(span.end_unix_nano);
+    }
+
+    /// Calls `f` with each ended span not counted before, then marks it counted; returns how
+    /// many it visited. Open spans are left for a later call (their duration is unknown).
+    pub(super) fn count_ended(&mut self, mut f: impl FnMut(&Span)) -> usize {
+        let mut n = 0;
+        for s in self.spans.values_mut() {
+            if !s.counted && s.span.end_unix_nano.is_some() {
+                s.counted = true;
+                f(&s.span);
+                n += 1;
+            }
+        }
+        n
     }
 
     pub(super) fn span(&self, id: SpanId) -> Option<&Span> {
