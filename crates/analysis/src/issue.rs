@@ -111,7 +111,7 @@ impl IssueRing {
     }
 
     /// Returns issues of traces starting at or after `since_ns`, of `pattern` if given, newest
-    /// trace start first, at most `limit`.
+    /// trace start first (one trace's in pattern order), at most `limit`.
     pub(crate) fn query(
         &self,
         since_ns: UnixNanos,
@@ -123,11 +123,11 @@ impl IssueRing {
             .iter()
             .filter(|i| i.start_ns >= since_ns && pattern.is_none_or(|p| i.pattern == p))
             .collect();
+        // Stable: one trace's issues stay in pattern order.
         out.sort_by(|a, b| {
             b.start_ns
                 .cmp(&a.start_ns)
                 .then_with(|| a.trace_id.cmp(&b.trace_id))
-                .then_with(|| a.pattern.cmp(&b.pattern))
         });
         out.into_iter().take(limit).cloned().collect()
     }

@@ -88,8 +88,8 @@ fn issues_filter_by_since_and_pattern_newest_first() {
         all,
         vec![
             (3, SLOW_SERVICE_CALL.to_string()),
-            (2, CASCADING_FAILURES.to_string()),
             (2, SLOW_SERVICE_CALL.to_string()),
+            (2, CASCADING_FAILURES.to_string()),
             (1, SLOW_SERVICE_CALL.to_string()),
         ]
     );

@@ -1,11 +1,13 @@
 //! The router: one module per resource (DESIGN §3).
 
+mod analyze;
 mod events;
 mod health;
 mod logs;
 mod metrics;
 mod remote_write;
 mod self_metrics;
+mod services;
 mod spans;
 mod stats;
 mod stream;
@@ -49,7 +51,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/stats", get(stats::get))
         .route("/api/v1/telemetry/logs", get(logs::list))
         .route("/api/v1/telemetry/traces", get(traces::list))
+        .route("/api/v1/telemetry/traces/analyze", get(analyze::get))
         .route("/api/v1/telemetry/traces/{trace_id}", get(traces::one))
+        .route("/api/v1/telemetry/services", get(services::get))
         .route("/api/v1/telemetry/stream", get(stream::get))
         .fallback(not_found)
         .with_state(state)
@@ -146,3 +150,5 @@ pub(crate) fn counted<T>(
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_analysis;

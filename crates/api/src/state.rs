@@ -63,6 +63,9 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Whether writes wait for an fdatasync (`storage.fsync: always`).
     pub fsync_always: bool,
+    /// Trace analysis: patterns, the issues found, the service graph. The server feeds it
+    /// completed traces; handlers read it.
+    pub analysis: Arc<blazar_analysis::Analysis>,
 }
 
 impl AppState {
@@ -79,7 +82,14 @@ impl AppState {
             )),
             shutdown: tokio_util::sync::CancellationToken::new(),
             fsync_always: config.storage.fsync == blazar_config::FsyncMode::Always,
+            analysis: Arc::new(blazar_analysis::Analysis::from_config(config)),
         }
+    }
+
+    /// Applies a reloaded config to what handlers read: request settings and trace patterns.
+    pub fn reload(&self, config: &Config) {
+        *self.settings.write() = ApiSettings::from_config(config);
+        self.analysis.reload(config);
     }
 
     /// Returns how many write requests hold a permit now.

@@ -1,4 +1,4 @@
-//! `GET /api/v1/telemetry/traces` and `/traces/{trace_id}`.
+//! `GET /api/v1/telemetry/traces` and `/traces/{trace_id}` (with its critical path and bottleneck).
 
 use std::collections::HashMap;
 
@@ -96,7 +96,11 @@ pub(crate) async fn one(
             v
         })
         .collect();
-    Ok(Json(
-        json!({"trace": blazar_store::summary_json(&view.summary), "spans": spans}),
-    ))
+    let path = blazar_analysis::critical_path(&view);
+    Ok(Json(json!({
+        "trace": blazar_store::summary_json(&view.summary),
+        "spans": spans,
+        "critical_path": path.spans,
+        "bottleneck": path.bottleneck,
+    })))
 }
