@@ -243,14 +243,14 @@ impl Store {
                 "span metrics not recorded for spans past the label-set bound"
             );
         }
-        let plan = match self.plan_series(&batch, &limits) {
+        let mut plan = match self.plan_series(&batch, &limits) {
             Ok(p) => p,
             Err(e) => {
                 tracing::warn!(error = %e, "span metrics not recorded");
                 SeriesPlan::default()
             }
         };
-        let mut records = plan.records.clone();
+        let mut records = std::mem::take(&mut plan.records);
         for t in &dropped {
             let mut b = Vec::with_capacity(17);
             record::encode_trace_dropped(&mut b, t.trace_id);
