@@ -173,7 +173,8 @@ class FailingPlugin(InstrumentedPlugin):
 def start_server(binary):
     data = tempfile.mkdtemp(prefix="blazar-interop-")
     proc = subprocess.Popen(
-        [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", os.path.join(data, "d")],
+        [binary, "serve", "--listen", "127.0.0.1:0", "--otlp-grpc", "127.0.0.1:0",
+         "--otlp-http", "127.0.0.1:0", "--data-dir", os.path.join(data, "d")],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=data,
     )
     deadline = time.time() + 60

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod config;
 mod ingest;
+mod otlp;
 mod prometheus;
 mod remote_write;
 mod restart;

@@ -14,6 +14,9 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_blazar");
 pub struct TestServer {
     child: Option<Child>,
     pub base: String,
+    /// OTLP/gRPC and OTLP/HTTP listener addresses (`host:port`), when OTLP is enabled.
+    pub otlp_grpc: Option<String>,
+    pub otlp_http: Option<String>,
     pub data_dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
     pub log: Arc<Mutex<String>>,
@@ -42,6 +45,10 @@ impl TestServer {
         cmd.arg("serve")
             .arg("--listen")
             .arg("127.0.0.1:0")
+            .arg("--otlp-grpc")
+            .arg("127.0.0.1:0")
+            .arg("--otlp-http")
+            .arg("127.0.0.1:0")
             .arg("--data-dir")
             .arg(&data_dir);
         if let Some(yaml) = &opts.config_yaml {
@@ -59,27 +66,36 @@ impl TestServer {
         let mut child = cmd.spawn().expect("spawn blazar");
         let stderr = child.stderr.take().unwrap();
         let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
         let log2 = log.clone();
         std::thread::spawn(move || {
             let mut sent = false;
+            let mut otlp = (String::new(), String::new());
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log2.lock().unwrap().push_str(&line);
                 log2.lock().unwrap().push('\n');
-                if !sent && line.contains("listening") && line.contains("kind=\"http\"")
-                    || !sent && line.contains("listening") && line.contains("kind=http")
-                {
-                    if let Some(addr) = line
-                        .split_whitespace()
-                        .find_map(|w| w.strip_prefix("addr="))
-                    {
-                        let _ = tx.send(addr.trim_matches('"').to_string());
-                        sent = true;
-                    }
+                if sent || !line.contains("listening") {
+                    continue;
+                }
+                let Some(addr) = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .map(|a| a.trim_matches('"').to_string())
+                else {
+                    continue;
+                };
+                // OTLP listeners are announced before the main one.
+                if line.contains("kind=\"otlp_grpc\"") || line.contains("kind=otlp_grpc") {
+                    otlp.0 = addr;
+                } else if line.contains("kind=\"otlp_http\"") || line.contains("kind=otlp_http") {
+                    otlp.1 = addr;
+                } else if line.contains("kind=\"http\"") || line.contains("kind=http") {
+                    let _ = tx.send((addr, format!("{} {}", otlp.0, otlp.1)));
+                    sent = true;
                 }
             }
         });
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+        let (addr, otlp) = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(a) => a,
             Err(_) => {
                 let _ = child.kill();
@@ -89,9 +105,15 @@ impl TestServer {
                 );
             }
         };
+        let mut otlp = otlp
+            .split(' ')
+            .map(|a| (!a.is_empty()).then(|| a.to_string()));
+        let (otlp_grpc, otlp_http) = (otlp.next().flatten(), otlp.next().flatten());
         let srv = TestServer {
             child: Some(child),
             base: format!("http://{addr}"),
+            otlp_grpc,
+            otlp_http,
             data_dir,
             _tmp: Some(tmp),
             log,

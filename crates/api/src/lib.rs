@@ -4,10 +4,11 @@
 
 mod body;
 mod error;
+pub mod otlp;
 mod params;
 mod routes;
 mod state;
 
 pub use error::ApiError;
-pub use routes::router;
+pub use routes::{otlp_http_router, router};
 pub use state::{ApiSettings, AppState, ComponentCheck, HealthSource};

@@ -5,6 +5,7 @@ mod events;
 mod health;
 mod logs;
 mod metrics;
+mod otlp;
 mod remote_write;
 mod self_metrics;
 mod services;
@@ -38,6 +39,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/telemetry/traces/spans/{span_id}/finish",
             post(spans::finish),
         )
+        .merge(otlp_routes())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             write_admission,
@@ -59,6 +61,26 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// OTLP/HTTP's three export paths (on the main port and, alone, on the OTLP HTTP port).
+fn otlp_routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/traces", post(otlp::traces))
+        .route("/v1/metrics", post(otlp::metrics))
+        .route("/v1/logs", post(otlp::logs))
+}
+
+/// The OTLP HTTP port's router: only `/v1/traces`, `/v1/metrics` and `/v1/logs`, behind the
+/// same write admission as the main port.
+pub fn otlp_http_router(state: AppState) -> Router {
+    otlp_routes()
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            write_admission,
+        ))
+        .fallback(not_found)
+        .with_state(state)
+}
+
 /// Admits a write only while a permit is free: a flood gets 429 with `Retry-After` instead of
 /// piling request bodies up in memory.
 async fn write_admission(
@@ -69,7 +91,7 @@ async fn write_admission(
     use axum::response::IntoResponse;
     let Ok(_permit) = state.write_permits.clone().try_acquire_owned() else {
         state.store.self_metrics().rejected(
-            blazar_store::Signal::for_path(req.uri().path()),
+            signal_for_path(req.uri().path()),
             blazar_store::RejectReason::Overloaded,
             1,
         );
@@ -80,6 +102,16 @@ async fn write_admission(
         .into_response();
     };
     next.run(req).await
+}
+
+/// The signal a write path carries, for counting refusals.
+fn signal_for_path(path: &str) -> blazar_store::Signal {
+    match path {
+        "/v1/traces" => blazar_store::Signal::Spans,
+        "/v1/logs" => blazar_store::Signal::Logs,
+        "/v1/metrics" => blazar_store::Signal::Metrics,
+        other => blazar_store::Signal::for_path(other),
+    }
 }
 
 async fn not_found(uri: axum::http::Uri) -> crate::ApiError {

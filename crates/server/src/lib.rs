@@ -2,6 +2,7 @@
 //! order. Start: open the store (checkpoint + WAL replay) → bind listeners → start upkeep
 //! tasks. Stop: stop accepting → stop tasks → final WAL sync.
 
+mod otlp_grpc;
 mod tasks;
 
 use std::path::PathBuf;
@@ -57,6 +58,13 @@ pub async fn run(
     let app =
         blazar_api::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());
 
+    // Bind every listener before serving any, so a taken port fails the start cleanly. The
+    // main listener is announced last: once it is logged, every address is known.
+    let otlp = if config.otlp.enabled {
+        Some(bind_otlp(&config).await?)
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("binding server.listen {}", config.server.listen))?;
@@ -72,6 +80,23 @@ pub async fn run(
         config_path,
         config.clone(),
     ));
+    if let Some((grpc, http)) = otlp {
+        let (st, sp) = (state.clone(), stop.clone());
+        tracker.spawn(bounded_by_grace(stop.clone(), "otlp_grpc", async move {
+            otlp_grpc::serve(grpc, st, sp)
+                .await
+                .map_err(anyhow::Error::from)
+        }));
+        let otlp_app = blazar_api::otlp_http_router(state.clone())
+            .layer(tower_http::trace::TraceLayer::new_for_http());
+        let sp = stop.clone();
+        tracker.spawn(bounded_by_grace(stop.clone(), "otlp_http", async move {
+            axum::serve(http, otlp_app)
+                .with_graceful_shutdown(sp.cancelled_owned())
+                .await
+                .map_err(anyhow::Error::from)
+        }));
+    }
     tracker.close();
 
     let shutdown = stop.clone();
@@ -99,6 +124,41 @@ pub async fn run(
     store.sync_wal().context("final wal sync")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Runs a listener's server; once `stop` fires it gets `SHUTDOWN_GRACE` to finish open
+/// requests, then is dropped so a stuck client cannot hold the process.
+async fn bounded_by_grace<F>(stop: CancellationToken, kind: &'static str, serve: F)
+where
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let deadline = async {
+        stop.cancelled().await;
+        tokio::time::sleep(SHUTDOWN_GRACE).await;
+    };
+    tokio::select! {
+        r = serve => if let Err(e) = r {
+            tracing::error!(error = %format!("{e:#}"), kind, "listener failed");
+        },
+        () = deadline => tracing::warn!(kind, "connections still open at shutdown; closing them"),
+    }
+}
+
+/// Binds the OTLP gRPC and HTTP listeners and announces them.
+async fn bind_otlp(
+    config: &Config,
+) -> anyhow::Result<(tokio::net::TcpListener, tokio::net::TcpListener)> {
+    let grpc = tokio::net::TcpListener::bind(config.otlp.grpc_listen)
+        .await
+        .with_context(|| format!("binding otlp.grpc_listen {}", config.otlp.grpc_listen))?;
+    let http = tokio::net::TcpListener::bind(config.otlp.http_listen)
+        .await
+        .with_context(|| format!("binding otlp.http_listen {}", config.otlp.http_listen))?;
+    let g = grpc.local_addr().context("reading bound address")?;
+    let h = http.local_addr().context("reading bound address")?;
+    tracing::info!(addr = %g, kind = "otlp_grpc", "listening");
+    tracing::info!(addr = %h, kind = "otlp_http", "listening");
+    Ok((grpc, http))
 }
 
 async fn wait_for_signal() {

@@ -1,0 +1,693 @@
+//! OTLP receivers end to end: the Python SDK's captured requests (tests/fixtures/otlp) sent
+//! over every transport (OTLP/HTTP protobuf, gzip and JSON on both HTTP ports, OTLP/gRPC),
+//! then read back through the native API; and the error answers the OTLP spec prescribes.
+
+use std::path::PathBuf;
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use serde_json::{json, Value};
+
+use crate::support::{eventually, Opts, TestServer};
+
+const TRACE_ID: &str = "c91cd0cf7b4c190b8fd545e1c4cd451e";
+
+/// The fixtures are timestamped when they were captured; keep them past the default 24h.
+const LONG_RETENTION: &str = "storage:
+  metrics: {retention: 3650d}
+  logs: {retention: 3650d}
+  traces: {retention: 3650d}
+tracing:
+  completion_quiet: 200ms
+";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/otlp")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("reading {}: {e}", p.display()))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Transport {
+    /// Binary protobuf on the main port's `/v1/*`.
+    HttpProtobuf,
+    /// Gzip-compressed protobuf on the OTLP HTTP port.
+    HttpGzipOtlpPort,
+    /// OTLP JSON on the main port.
+    HttpJson,
+    /// OTLP/gRPC.
+    Grpc,
+}
+
+async fn start() -> TestServer {
+    TestServer::start_with(Opts {
+        config_yaml: Some(LONG_RETENTION.into()),
+        ..Opts::default()
+    })
+    .await
+}
+
+/// Sends fixture `content` (e.g. `traces`) over `t`; returns the decoded OTLP response.
+async fn send(srv: &TestServer, t: Transport, content: &str) {
+    let path = match content {
+        "traces" => "/v1/traces",
+        "logs" => "/v1/logs",
+        _ => "/v1/metrics",
+    };
+    let (base, file, ct, gzip) = match t {
+        Transport::HttpProtobuf => (
+            srv.base.clone(),
+            format!("{content}.pb"),
+            "application/x-protobuf",
+            false,
+        ),
+        Transport::HttpGzipOtlpPort => (
+            format!(
+                "http://{}",
+                srv.otlp_http.as_deref().expect("otlp http port")
+            ),
+            format!("{content}.pb.gz"),
+            "application/x-protobuf",
+            true,
+        ),
+        Transport::HttpJson => (
+            srv.base.clone(),
+            format!("{content}.json"),
+            "application/json",
+            false,
+        ),
+        Transport::Grpc => {
+            send_grpc(srv, content).await;
+            return;
+        }
+    };
+    let mut req = srv
+        .client
+        .post(format!("{base}{path}"))
+        .header("content-type", ct)
+        .body(fixture(&file));
+    if gzip {
+        req = req.header("content-encoding", "gzip");
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status();
+    let resp_ct = r
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = r.bytes().await.unwrap();
+    assert_eq!(
+        status,
+        200,
+        "{t:?} {file}: {}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(
+        resp_ct.as_deref(),
+        Some(ct),
+        "{t:?} {file}: response content type"
+    );
+    // A full success has no partial_success (or an empty one).
+    if ct == "application/json" {
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let ps = &v["partialSuccess"];
+        assert!(
+            ps.is_null() || ps.as_object().is_some_and(|o| o.is_empty()),
+            "{file}: {v}"
+        );
+    } else {
+        match content {
+            "traces" => assert!(ExportTraceResponse::decode(&body[..])
+                .unwrap()
+                .partial_success
+                .is_none_or(|p| p.rejected_spans == 0)),
+            "logs" => assert!(ExportLogsResponse::decode(&body[..])
+                .unwrap()
+                .partial_success
+                .is_none_or(|p| p.rejected_log_records == 0)),
+            _ => assert!(ExportMetricsResponse::decode(&body[..])
+                .unwrap()
+                .partial_success
+                .is_none_or(|p| p.rejected_data_points == 0)),
+        }
+    }
+}
+
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceResponse as ExportLogsResponse;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceResponse as ExportMetricsResponse;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse as ExportTraceResponse;
+
+fn grpc_url(srv: &TestServer) -> String {
+    format!(
+        "http://{}",
+        srv.otlp_grpc.as_deref().expect("otlp grpc port")
+    )
+}
+
+async fn send_grpc(srv: &TestServer, content: &str) {
+    let bytes = fixture(&format!("{content}.grpc.pb"));
+    let url = grpc_url(srv);
+    match content {
+        "traces" => {
+            let req = ExportTraceServiceRequest::decode(&bytes[..]).unwrap();
+            let mut c = TraceServiceClient::connect(url).await.unwrap();
+            let r = c.export(req).await.unwrap().into_inner();
+            assert!(r.partial_success.is_none_or(|p| p.rejected_spans == 0));
+        }
+        "logs" => {
+            let req = ExportLogsServiceRequest::decode(&bytes[..]).unwrap();
+            let mut c = LogsServiceClient::connect(url).await.unwrap();
+            let r = c.export(req).await.unwrap().into_inner();
+            assert!(r
+                .partial_success
+                .is_none_or(|p| p.rejected_log_records == 0));
+        }
+        _ => {
+            let req = ExportMetricsServiceRequest::decode(&bytes[..]).unwrap();
+            let mut c = MetricsServiceClient::connect(url).await.unwrap();
+            let r = c.export(req).await.unwrap().into_inner();
+            assert!(r
+                .partial_success
+                .is_none_or(|p| p.rejected_data_points == 0));
+        }
+    }
+}
+
+/// Every span of the fixture trace, with the details MANIFEST.md lists.
+async fn check_traces(srv: &TestServer, t: Transport) {
+    let (s, v) = srv
+        .get_json(&format!("/api/v1/telemetry/traces/{TRACE_ID}"))
+        .await;
+    assert_eq!(s, 200, "{t:?}: {v}");
+    let spans = v["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 8, "{t:?}: {v}");
+    let by_id = |id: &str| {
+        spans
+            .iter()
+            .find(|s| s["span_id"] == id)
+            .unwrap_or_else(|| panic!("{t:?}: span {id} missing"))
+    };
+    let count = |svc: &str| spans.iter().filter(|s| s["service"] == svc).count();
+    assert_eq!(
+        (count("orders"), count("gateway"), count("p2p-node")),
+        (4, 2, 2)
+    );
+    let failed = by_id("9af240d46ee0f59e");
+    assert_eq!(failed["name"], "inventory.reserve");
+    assert_eq!(failed["status"], "error");
+    assert_eq!(
+        failed["status_message"],
+        "insufficient stock for sku-2 (requested 2, available 0)"
+    );
+    assert_eq!(failed["parent_span_id"], "c40ab3289224fd51");
+    let events: Vec<&str> = failed["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["inventory.retry", "exception"]);
+    assert_eq!(failed["trace_state"], "shop=gw1");
+    let root = by_id("af37ab9622058021");
+    assert!(root["parent_span_id"].is_null());
+    assert_eq!(root["kind"], "server");
+    let a = &root["attributes"];
+    assert_eq!(
+        a["gateway.request.bytes_total"],
+        json!(9007199254740993_i64)
+    );
+    assert_eq!(a["gateway.clock_skew_ms"], json!(-12));
+    assert_eq!(a["gateway.cache_hit"], json!(false));
+    assert_eq!(a["gateway.rate_limit.utilization"], json!(0.4375));
+    assert_eq!(a["gateway.retry.backoff_ms"], json!([10, 20, 40]));
+    assert_eq!(
+        a["gateway.feature_flags.enabled"],
+        json!([true, false, true])
+    );
+    assert_eq!(root["resource"]["service.namespace"], "shop");
+    assert_eq!(root["scope"]["name"], "gateway.http");
+    assert_eq!(root["scope"]["version"], "2.3.1");
+    let discovery = by_id("54f88e87e6a07ac8");
+    assert_eq!(discovery["links"].as_array().unwrap().len(), 2);
+    assert_eq!(discovery["kind"], "internal");
+    assert_eq!(by_id("d7a89cb634eecd52")["kind"], "consumer");
+    assert_eq!(by_id("2dec217c83fd7922")["kind"], "producer");
+    // Queryable by service, operation and tag.
+    let (_, l) = srv
+        .get_json("/api/v1/telemetry/traces?service=p2p-node&tag.order.id=ord-20931")
+        .await;
+    assert_eq!(l["traces"].as_array().unwrap().len(), 1, "{t:?}: {l}");
+}
+
+async fn check_logs(srv: &TestServer, t: Transport) {
+    let (s, v) = srv.get_json("/api/v1/telemetry/logs?limit=1000").await;
+    assert_eq!(s, 200);
+    let logs = v["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 11, "{t:?}: {v}");
+    let (_, v) = srv
+        .get_json(&format!(
+            "/api/v1/telemetry/logs?trace_id={TRACE_ID}&limit=1000"
+        ))
+        .await;
+    assert_eq!(v["logs"].as_array().unwrap().len(), 10, "{t:?}");
+    let (_, v) = srv
+        .get_json("/api/v1/telemetry/logs?level=error&limit=1000")
+        .await;
+    let errors = v["logs"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{t:?}: {v}");
+    assert!(errors
+        .iter()
+        .any(|l| l["body"] == "dial failed: connection refused" && l["service"] == "p2p-node"));
+    let (_, v) = srv
+        .get_json("/api/v1/telemetry/logs?service=orders&limit=1000")
+        .await;
+    let orders = v["logs"].as_array().unwrap();
+    assert_eq!(orders.len(), 5, "{t:?}");
+    let structured = orders
+        .iter()
+        .find(|l| l["event_name"] == "order.viewed")
+        .unwrap_or_else(|| panic!("{t:?}: kvlist body record missing: {v}"));
+    assert_eq!(structured["body_value"]["order_id"], "ord-20931");
+    assert_eq!(
+        structured["body_value"]["tags"],
+        json!(["gift", "priority"])
+    );
+    assert_eq!(structured["span_id"], "2dec217c83fd7922");
+}
+
+/// The series of family `original` (an OTLP name) with tag `key=value`, as the native API lists it.
+async fn metric_value(srv: &TestServer, original: &str, key: &str, value: &str) -> Option<f64> {
+    let (_, v) = srv
+        .get_json(&format!("/api/v1/telemetry/metrics?name={original}"))
+        .await;
+    v["metrics"].as_array()?.iter().find_map(|m| {
+        (m["tags"][key] == value && !m["name"].as_str()?.ends_with("_bucket"))
+            .then(|| m["value"].as_f64())
+            .flatten()
+    })
+}
+
+async fn check_cumulative_metrics(srv: &TestServer, t: Transport) {
+    let v = metric_value(srv, "orders.requests", "rpc_method", "GetOrder").await;
+    assert_eq!(v, Some(6.0), "{t:?}");
+    let v = metric_value(srv, "orders.requests", "rpc_method", "CreateOrder").await;
+    assert_eq!(v, Some(1.0), "{t:?}");
+    let v = metric_value(srv, "p2p.peers.connected", "p2p_transport", "tcp").await;
+    assert_eq!(v, Some(9.0), "{t:?}");
+    // The Prometheus-facing name follows the OTel naming rules and carries the service.
+    let (_, l) = srv
+        .get_json("/api/v1/telemetry/metrics?name=orders_requests_total")
+        .await;
+    let rows = l["metrics"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{t:?}: {l}");
+    assert!(rows
+        .iter()
+        .all(|r| r["type"] == "counter" && r["tags"]["service"] == "orders"));
+    // Histograms become _bucket{le}, _sum and _count.
+    let (_, l) = srv
+        .get_json("/api/v1/telemetry/metrics?name=p2p_discovery_duration_milliseconds_*")
+        .await;
+    let rows = l["metrics"].as_array().unwrap();
+    let count = rows
+        .iter()
+        .find(|r| r["name"] == "p2p_discovery_duration_milliseconds_count")
+        .unwrap_or_else(|| panic!("{t:?}: {l}"));
+    assert_eq!(count["value"], json!(3.0));
+    let inf = rows
+        .iter()
+        .find(|r| {
+            r["name"] == "p2p_discovery_duration_milliseconds_bucket" && r["tags"]["le"] == "+Inf"
+        })
+        .unwrap_or_else(|| panic!("{t:?}: {l}"));
+    assert_eq!(inf["value"], json!(3.0));
+    let le1000 = rows
+        .iter()
+        .find(|r| {
+            r["name"] == "p2p_discovery_duration_milliseconds_bucket" && r["tags"]["le"] == "1000"
+        })
+        .unwrap_or_else(|| panic!("{t:?}: {l}"));
+    assert_eq!(le1000["value"], json!(1.0));
+}
+
+#[tokio::test]
+async fn python_sdk_fixtures_arrive_over_every_transport() {
+    for t in [
+        Transport::HttpProtobuf,
+        Transport::HttpGzipOtlpPort,
+        Transport::HttpJson,
+        Transport::Grpc,
+    ] {
+        let srv = start().await;
+        send(&srv, t, "traces").await;
+        send(&srv, t, "logs").await;
+        send(&srv, t, "metrics_cumulative").await;
+        check_traces(&srv, t).await;
+        check_logs(&srv, t).await;
+        check_cumulative_metrics(&srv, t).await;
+        // The trace completes (root ended, quiet) and is announced in the stats.
+        eventually("the fixture trace to complete", || async {
+            let (_, v) = srv
+                .get_json("/api/v1/telemetry/traces?service=gateway")
+                .await;
+            (v["traces"][0]["complete"] == true).then_some(())
+        })
+        .await;
+    }
+}
+
+/// The delta fixture with every data point moved `secs` later: the SDK's next interval.
+fn later_delta(secs: u64) -> ExportMetricsServiceRequest {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    let mut req = ExportMetricsServiceRequest::decode(&fixture("metrics_delta.pb")[..]).unwrap();
+    let shift = secs * 1_000_000_000;
+    for rm in &mut req.resource_metrics {
+        for sm in &mut rm.scope_metrics {
+            for m in &mut sm.metrics {
+                match m.data.as_mut().unwrap() {
+                    Data::Sum(s) => s.data_points.iter_mut().for_each(|p| {
+                        p.start_time_unix_nano += shift;
+                        p.time_unix_nano += shift;
+                    }),
+                    Data::Gauge(g) => g
+                        .data_points
+                        .iter_mut()
+                        .for_each(|p| p.time_unix_nano += shift),
+                    Data::Histogram(h) => h.data_points.iter_mut().for_each(|p| {
+                        p.start_time_unix_nano += shift;
+                        p.time_unix_nano += shift;
+                    }),
+                    _ => {}
+                }
+            }
+        }
+    }
+    req
+}
+
+#[tokio::test]
+async fn delta_sums_and_histograms_accumulate_into_cumulative_series() {
+    let srv = start().await;
+    // Interval 1 over OTLP/HTTP, interval 2 over gRPC, interval 3 over HTTP after a restart.
+    send(&srv, Transport::HttpProtobuf, "metrics_delta").await;
+    assert_eq!(
+        metric_value(&srv, "orders.requests", "rpc_method", "GetOrder").await,
+        Some(1.0)
+    );
+    let mut c = MetricsServiceClient::connect(grpc_url(&srv)).await.unwrap();
+    c.export(later_delta(10)).await.unwrap();
+    assert_eq!(
+        metric_value(&srv, "orders.requests", "rpc_method", "GetOrder").await,
+        Some(2.0)
+    );
+    // Histogram _count and buckets accumulate too: 1200 ms twice lands in +Inf twice.
+    let (_, l) = srv
+        .get_json("/api/v1/telemetry/metrics?name=rpc_server_duration_milliseconds_count")
+        .await;
+    let create = l["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["tags"]["rpc_method"] == "CreateOrder")
+        .unwrap_or_else(|| panic!("{l}"));
+    assert_eq!(create["value"], json!(2.0));
+    // Revenue: 149.97 per interval.
+    let revenue = metric_value(&srv, "orders.revenue", "order_channel", "web")
+        .await
+        .unwrap();
+    assert!((revenue - 299.94).abs() < 1e-9, "{revenue}");
+    // The up-down counter stays cumulative (the SDK sent it so): not summed.
+    assert_eq!(
+        metric_value(&srv, "orders.inflight", "order_channel", "web").await,
+        Some(1.0)
+    );
+    // A restart continues from the stored totals.
+    let mut srv = srv;
+    let opts = Opts {
+        config_yaml: Some(LONG_RETENTION.into()),
+        ..srv.kill9()
+    };
+    let srv = TestServer::start_with(opts).await;
+    let body = later_delta(20).encode_to_vec();
+    let r = srv
+        .client
+        .post(srv.url("/v1/metrics"))
+        .header("content-type", "application/x-protobuf")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        metric_value(&srv, "orders.requests", "rpc_method", "GetOrder").await,
+        Some(3.0)
+    );
+}
+
+#[tokio::test]
+async fn bad_otlp_requests_get_the_answers_the_spec_prescribes() {
+    let srv = start().await;
+    send(&srv, Transport::HttpProtobuf, "traces").await;
+    let post = |path: &str, ct: &str, body: Vec<u8>| {
+        srv.client
+            .post(srv.url(path))
+            .header("content-type", ct)
+            .body(body)
+    };
+    // Unsupported content type: 415.
+    let r = post("/v1/traces", "text/plain", b"hello".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["message"].as_str().unwrap().contains("Content-Type"),
+        "{v}"
+    );
+    // Unsupported content encoding: 415.
+    let r = post("/v1/logs", "application/x-protobuf", fixture("logs.pb"))
+        .header("content-encoding", "br")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // Garbage protobuf: 400 with a google.rpc.Status body (code 3, INVALID_ARGUMENT).
+    let r = post("/v1/traces", "application/x-protobuf", vec![0xff; 64])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body = r.bytes().await.unwrap();
+    let status = RpcStatus::decode(&body[..]).unwrap();
+    assert_eq!(status.code, 3);
+    assert!(!status.message.is_empty());
+    // Truncated protobuf: 400.
+    let pb = fixture("traces.pb");
+    let r = post(
+        "/v1/traces",
+        "application/x-protobuf",
+        pb[..pb.len() / 2].to_vec(),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    // Wrong-typed JSON: 400 naming the field.
+    let r = post(
+        "/v1/metrics",
+        "application/json",
+        br#"{"resourceMetrics": 7}"#.to_vec(),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["message"].as_str().unwrap().contains("resourceMetrics"),
+        "{v}"
+    );
+    // Not gzip although it says so: 400.
+    let r = post("/v1/logs", "application/x-protobuf", b"not gzip".to_vec())
+        .header("content-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    // Over the body limit: 413. (Own client: the server closes a connection whose body it
+    // refused, and a pooled connection would fail the next request.)
+    let r = reqwest::Client::new()
+        .post(srv.url("/v1/logs"))
+        .header("content-type", "application/x-protobuf")
+        .body(vec![0; 5 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    // A span id of the wrong size: 400 naming the field.
+    let span = |id: &str, attrs: Value| {
+        json!({"traceId": "0af7651916cd43dd8448eb211c80319c", "spanId": id, "name": "s",
+               "startTimeUnixNano": "1", "endTimeUnixNano": "2", "attributes": attrs})
+    };
+    let request = |spans: Vec<Value>| {
+        json!({"resourceSpans": [{
+            "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "edge"}}]},
+            "scopeSpans": [{"spans": spans}]
+        }]})
+        .to_string()
+        .into_bytes()
+    };
+    let r = post(
+        "/v1/traces",
+        "application/json",
+        request(vec![span("b7ad6b71", json!([]))]),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 400);
+    let v: Value = r.json().await.unwrap();
+    assert!(v["message"].as_str().unwrap().contains("spanId"), "{v}");
+    // A span whose attribute nests deeper than blazar keeps is refused alone (partial
+    // success); the rest of the request is stored.
+    let mut deep = json!({"stringValue": "bottom"});
+    for _ in 0..20 {
+        deep = json!({"kvlistValue": {"values": [{"key": "k", "value": deep}]}});
+    }
+    let r = post(
+        "/v1/traces",
+        "application/json",
+        request(vec![
+            span("b7ad6b7169203331", json!([{"key": "deep", "value": deep}])),
+            span(
+                "b7ad6b7169203332",
+                json!([{"key": "ok", "value": {"intValue": "1"}}]),
+            ),
+        ]),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    let rejected = &v["partialSuccess"]["rejectedSpans"];
+    assert!(rejected == "1" || rejected == 1, "{v}");
+    assert!(
+        v["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("deeper"),
+        "{v}"
+    );
+    let (s, t) = srv
+        .get_json("/api/v1/telemetry/traces/0af7651916cd43dd8448eb211c80319c")
+        .await;
+    assert_eq!(s, 200);
+    let spans = t["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 1, "{t}");
+    assert_eq!(spans[0]["span_id"], "b7ad6b7169203332");
+    // Nothing accepted before was lost, and the server is still up.
+    check_traces(&srv, Transport::HttpProtobuf).await;
+    let (s, m) = srv.get_text("/metrics").await;
+    assert_eq!(s, 200);
+    assert!(m.contains("blazar_rejected_total"), "{m}");
+}
+
+#[tokio::test]
+async fn grpc_refuses_bad_spans_in_part_and_bad_messages_whole() {
+    let srv = start().await;
+    let mut req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
+    // Corrupt one span id: 7 bytes instead of 8.
+    req.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1; 7];
+    let mut c = TraceServiceClient::connect(grpc_url(&srv)).await.unwrap();
+    let r = c.export(req).await.unwrap().into_inner();
+    let p = r.partial_success.expect("partial success");
+    assert_eq!(p.rejected_spans, 1);
+    assert!(!p.error_message.is_empty());
+    let (_, v) = srv
+        .get_json(&format!("/api/v1/telemetry/traces/{TRACE_ID}"))
+        .await;
+    assert_eq!(v["spans"].as_array().unwrap().len(), 7);
+    // gzip-compressed gRPC requests are accepted.
+    let mut c = LogsServiceClient::connect(grpc_url(&srv))
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    let logs = ExportLogsServiceRequest::decode(&fixture("logs.grpc.pb")[..]).unwrap();
+    c.export(logs).await.unwrap();
+    let (_, v) = srv.get_json("/api/v1/telemetry/logs?limit=1000").await;
+    assert_eq!(v["logs"].as_array().unwrap().len(), 11);
+}
+
+#[tokio::test]
+async fn otlp_writes_past_the_inflight_limit_get_429_and_resource_exhausted() {
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some("server:\n  max_inflight_writes: 1\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    // Hold the only permit with a request whose body is still arriving.
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|c| (c, rx))
+    }));
+    let held = tokio::spawn(
+        srv.client
+            .post(srv.url("/v1/logs"))
+            .header("content-type", "application/json")
+            .body(body)
+            .send(),
+    );
+    tx.send(Ok(b"{\"resourceLogs\": ".to_vec())).await.unwrap();
+    eventually("the held request to take the permit", || async {
+        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
+        (s["server"]["writes_in_flight"] == 1).then_some(())
+    })
+    .await;
+    let r = srv
+        .client
+        .post(srv.url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(fixture("traces.pb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    let otlp_port = format!("http://{}/v1/traces", srv.otlp_http.as_deref().unwrap());
+    let r = srv
+        .client
+        .post(otlp_port)
+        .header("content-type", "application/x-protobuf")
+        .body(fixture("traces.pb"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    let mut c = TraceServiceClient::connect(grpc_url(&srv)).await.unwrap();
+    let req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
+    let err = c.export(req).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::ResourceExhausted);
+    // RetryInfo rides in the status details, so SDKs retry.
+    assert!(!err.details().is_empty());
+    tx.send(Ok(b"[]}".to_vec())).await.unwrap();
+    drop(tx);
+    assert_eq!(held.await.unwrap().unwrap().status(), 200);
+    let req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
+    c.export(req).await.unwrap();
+}
+
+/// `google.rpc.Status`, the body of OTLP/HTTP error responses.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatus {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+}
