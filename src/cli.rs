@@ -1,7 +1,9 @@
 //! Command-line definitions (clap derive) and dispatch; each command lives in `cli/<name>.rs`.
 
+mod analyze;
 mod config;
 mod events;
+mod logs;
 mod metrics;
 pub(crate) mod output;
 mod serve;
@@ -70,6 +72,12 @@ enum ClientCommand {
     Emit(events::EmitArgs),
     /// List recent traces.
     Traces(traces::TracesArgs),
+    /// Show one trace as a waterfall, with its critical path and bottleneck.
+    Trace(traces::TraceArgs),
+    /// List performance issues found in completed traces.
+    Analyze(analyze::AnalyzeArgs),
+    /// List stored log records.
+    Logs(logs::LogsArgs),
     /// Follow the live stream until Ctrl-C.
     Tail(tail::TailArgs),
 }
@@ -112,6 +120,9 @@ async fn run_client(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<ExitCod
         ClientCommand::Events(args) => events::list(ctx, args).await,
         ClientCommand::Emit(args) => events::emit(ctx, args).await,
         ClientCommand::Traces(args) => traces::run(ctx, args).await,
+        ClientCommand::Trace(args) => traces::show(ctx, args).await,
+        ClientCommand::Analyze(args) => analyze::run(ctx, args).await,
+        ClientCommand::Logs(args) => logs::run(ctx, args).await,
         ClientCommand::Tail(args) => tail::run(ctx, args).await,
     }
 }

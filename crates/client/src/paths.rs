@@ -8,7 +8,19 @@ pub const STATS: &str = "/api/v1/telemetry/stats";
 pub const METRICS: &str = "/api/v1/telemetry/metrics";
 /// Events: `GET ?event_type=&source=&since=&batch_size=`, `POST` one event.
 pub const EVENTS: &str = "/api/v1/telemetry/events";
-/// Trace summaries: `GET ?since=&plugin_id=&service=&limit=`.
+/// Trace summaries: `GET ?since=&start=&end=&service=&operation=&plugin_id=&tag.KEY=&status=error&min_duration=&limit=`.
 pub const TRACES: &str = "/api/v1/telemetry/traces";
+/// Performance issues found in traces: `GET ?since=&pattern=&limit=`.
+pub const TRACES_ANALYZE: &str = "/api/v1/telemetry/traces/analyze";
+/// The service dependency graph: `GET`.
+pub const SERVICES: &str = "/api/v1/telemetry/services";
+/// Logs: `GET ?service=&level=&q=&trace_id=&since=&limit=`.
+pub const LOGS: &str = "/api/v1/telemetry/logs";
+
+/// Returns the path of one trace, `GET` → spans, critical path and bottleneck. `trace_id` must
+/// already be checked to be hex (it is put in the path as is).
+pub fn trace(trace_id: &str) -> String {
+    format!("{TRACES}/{trace_id}")
+}
 /// The live stream (SSE with `Accept: text/event-stream`): `GET ?types=a,b&service=`.
 pub const STREAM: &str = "/api/v1/telemetry/stream";

@@ -192,6 +192,90 @@ pub struct TraceSummary {
     pub complete: bool,
 }
 
+/// `GET /api/v1/telemetry/traces/{trace_id}`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct TraceDetail {
+    pub trace: TraceSummary,
+    /// By start time.
+    pub spans: Vec<SpanView>,
+    /// In the order the path reaches them.
+    pub critical_path: Vec<PathSpan>,
+    pub bottleneck: Option<PathSpan>,
+}
+
+/// One span of a [`TraceDetail`].
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct SpanView {
+    pub span_id: String,
+    pub parent_span_id: Option<String>,
+    pub name: String,
+    pub service: String,
+    pub start_unix_nano: i64,
+    /// `None` while the span is open.
+    pub end_unix_nano: Option<i64>,
+    pub duration_ms: Option<f64>,
+    /// `unset`, `ok` or `error`.
+    pub status: String,
+    pub status_message: Option<String>,
+}
+
+/// A span on a trace's critical path (also the bottleneck).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct PathSpan {
+    pub span_id: String,
+    pub service: String,
+    pub name: String,
+    pub self_time_ms: f64,
+    pub on_path_ms: f64,
+}
+
+/// `GET /api/v1/telemetry/traces/analyze`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct IssueList {
+    pub issues: Vec<Issue>,
+}
+
+/// A trace that matched a performance pattern (seed 001's `PerformanceIssue`); also the `data`
+/// of an `anomaly` stream message.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Issue {
+    pub trace_id: String,
+    pub pattern: String,
+    pub description: String,
+    /// `info`, `warning` or `critical`.
+    pub severity: String,
+    /// The trace's start.
+    pub timestamp: String,
+    pub duration_ms: f64,
+    pub services: Vec<String>,
+}
+
+/// `GET /api/v1/telemetry/logs`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LogList {
+    pub logs: Vec<LogEntry>,
+}
+
+/// One stored log record; also the `data` of a `log` stream message.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct LogEntry {
+    pub timestamp: String,
+    /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
+    pub severity: String,
+    pub body: String,
+    pub service: String,
+    pub trace_id: Option<String>,
+    pub span_id: Option<String>,
+    pub attributes: BTreeMap<String, Value>,
+}
+
 /// One live message, the JSON `data` of each SSE message from `/api/v1/telemetry/stream`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
@@ -275,6 +359,28 @@ mod tests {
         assert_eq!(m.count, Some(3.0));
         assert_eq!(m.buckets.unwrap()["+Inf"], 3.0);
         assert_eq!(m.tags["code"], json!(200));
+    }
+
+    #[test]
+    fn trace_detail_and_issues_decode() {
+        let d: TraceDetail = serde_json::from_value(json!({
+            "trace": {"trace_id": "ab", "span_count": 1},
+            "spans": [{"span_id": "01", "name": "x", "service": "api", "start_unix_nano": 5,
+                       "end_unix_nano": 9, "duration_ms": 0.000004, "status": "ok", "extra": 1}],
+            "critical_path": [{"span_id": "01", "service": "api", "name": "x",
+                               "self_time_ms": 1.5, "on_path_ms": 1.5}],
+            "bottleneck": null
+        }))
+        .unwrap();
+        assert_eq!(d.spans[0].end_unix_nano, Some(9));
+        assert_eq!(d.critical_path[0].on_path_ms, 1.5);
+        assert!(d.bottleneck.is_none());
+        let i: IssueList = serde_json::from_value(json!({"issues": [{
+            "trace_id": "ab", "pattern": "cascading_failures", "description": "d",
+            "severity": "critical", "timestamp": "2024-01-01T00:00:00Z", "duration_ms": 2.0,
+            "services": ["a", "b"]}]}))
+        .unwrap();
+        assert_eq!(i.issues[0].services, vec!["a", "b"]);
     }
 
     #[test]
