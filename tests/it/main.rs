@@ -3,8 +3,10 @@
 
 mod support;
 
+mod analysis;
 mod bad_input;
 mod cli;
+mod cli_traces;
 mod config;
 mod ingest;
 mod otlp;
