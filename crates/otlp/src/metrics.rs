@@ -233,6 +233,10 @@ impl Cx<'_> {
                         &at,
                         i,
                         |pt| {
+                            // The OTLP spec bounds the scale; outside it bounds degenerate (all 1 or inf).
+                            if !(-10..=20).contains(&p.scale) {
+                                return Err(format!("scale: {} is outside -10..=20", p.scale));
+                            }
                             let mut last = 0u64;
                             for (le, cum) in exphist::to_classic(p) {
                                 pt.push(
