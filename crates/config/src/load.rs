@@ -276,7 +276,12 @@ mod tests {
         );
         assert_eq!(p[1].severity, crate::PatternSeverity::Warning);
         assert_eq!(p[1].description, "trace matched pattern big");
-        assert!(load_str("", "d", no_env()).unwrap().tracing.default_patterns);
+        assert!(
+            load_str("", "d", no_env())
+                .unwrap()
+                .tracing
+                .default_patterns
+        );
 
         let text = "tracing:\n  patterns:\n    - name: a\n      min_spans: 2\n    - name: b\n      min_spans: 2\n      severity: loud\n";
         let err = load_str(text, "p.yaml", no_env()).unwrap_err().to_string();
@@ -284,13 +289,9 @@ mod tests {
             err,
             "p.yaml: line 7: tracing.patterns[1].severity: expected one of info, warning, critical, got \"loud\""
         );
-        let err = load_str(
-            "tracing:\n  patterns:\n    - name: a\n",
-            "p.yaml",
-            no_env(),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = load_str("tracing:\n  patterns:\n    - name: a\n", "p.yaml", no_env())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("tracing.patterns[0].name: expected at least one condition"),
             "{err}"
@@ -302,7 +303,10 @@ mod tests {
         )
         .unwrap_err()
         .to_string();
-        assert!(err.contains("tracing.patterns[1].name") && err.contains("twice"), "{err}");
+        assert!(
+            err.contains("tracing.patterns[1].name") && err.contains("twice"),
+            "{err}"
+        );
         let err = load_str(
             "tracing:\n  patterns:\n    - {name: a, min_duration: soon}\n",
             "p.yaml",
