@@ -72,7 +72,8 @@ pub async fn run(
     tracing::info!(addr = %addr, kind = "http", "listening");
 
     let tracker = TaskTracker::new();
-    tasks::spawn_all(&tracker, &stop, &store, &config);
+    rebuild_analysis(&store, &state).await;
+    tasks::spawn_all(&tracker, &stop, &store, &state.analysis, &config);
     tracker.spawn(tasks::reload_on_sighup(
         stop.clone(),
         store.clone(),
@@ -141,6 +142,23 @@ where
             tracing::error!(error = %format!("{e:#}"), kind, "listener failed");
         },
         () = deadline => tracing::warn!(kind, "connections still open at shutdown; closing them"),
+    }
+}
+
+/// Rebuilds the service graph and trace issues from the traces the store replayed, so a
+/// restart keeps them.
+async fn rebuild_analysis(store: &Arc<Store>, state: &AppState) {
+    let (s, a) = (store.clone(), state.analysis.clone());
+    let rebuilt = tokio::task::spawn_blocking(move || {
+        let summaries = s.traces(&blazar_signals::TraceQuery::default());
+        let n = summaries.len();
+        a.rebuild(summaries.iter().filter_map(|t| s.trace(t.trace_id)));
+        n
+    })
+    .await;
+    match rebuilt {
+        Ok(n) => tracing::info!(traces = n, "trace analysis rebuilt from stored traces"),
+        Err(e) => tracing::error!(error = %e, "trace analysis rebuild failed"),
     }
 }
 

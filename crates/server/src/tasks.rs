@@ -48,6 +48,7 @@ pub(crate) fn spawn_all(
     tracker: &TaskTracker,
     stop: &CancellationToken,
     store: &Arc<Store>,
+    analysis: &Arc<blazar_analysis::Analysis>,
     config: &Config,
 ) {
     if let blazar_config::FsyncMode::Interval(d) = config.storage.fsync {
@@ -75,16 +76,28 @@ pub(crate) fn spawn_all(
             }
         },
     );
-    let s = store.clone();
+    let (s, a) = (store.clone(), analysis.clone());
     every(
         tracker,
         stop,
         Duration::from_millis(250),
         "trace_completion",
         move || {
-            let s = s.clone();
+            let (s, a) = (s.clone(), a.clone());
             async move {
-                s.complete_traces(now_ns());
+                // Completion writes span metrics and sampling decisions to the WAL, and analysis
+                // walks every span: both off the async workers.
+                let done = tokio::task::spawn_blocking(move || {
+                    let now = now_ns();
+                    let views = s.complete_traces(now);
+                    for issue in a.on_completed(&views, now) {
+                        s.bus().publish(blazar_analysis::issue_message(&issue, now));
+                    }
+                })
+                .await;
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "trace completion task failed");
+                }
             }
         },
     );
@@ -141,7 +154,7 @@ pub(crate) async fn reload_on_sighup(
                     new.otlp = base.otlp.clone();
                     new.storage.data_dir = base.storage.data_dir.clone();
                     store.reload(Settings::from_config(&new));
-                    *state.settings.write() = blazar_api::ApiSettings::from_config(&new);
+                    state.reload(&new);
                     tracing::info!("config reloaded");
                 }
                 Err(e) => {
