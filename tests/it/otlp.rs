@@ -600,20 +600,42 @@ async fn bad_otlp_requests_get_the_answers_the_spec_prescribes() {
 }
 
 #[tokio::test]
-async fn grpc_refuses_bad_spans_in_part_and_bad_messages_whole() {
+async fn ids_of_the_wrong_size_are_refused_whole_over_grpc_and_protobuf() {
     let srv = start().await;
     let mut req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
-    // Corrupt one span id: 7 bytes instead of 8.
-    req.resource_spans[0].scope_spans[0].spans[0].span_id = vec![1; 7];
+    // One span id of 7 bytes instead of 8.
+    req.resource_spans[0].scope_spans[0].spans[2].span_id = vec![1; 7];
     let mut c = TraceServiceClient::connect(grpc_url(&srv)).await.unwrap();
-    let r = c.export(req).await.unwrap().into_inner();
-    let p = r.partial_success.expect("partial success");
-    assert_eq!(p.rejected_spans, 1);
-    assert!(!p.error_message.is_empty());
-    let (_, v) = srv
+    let err = c.export(req.clone()).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(
+        err.message()
+            .contains("resourceSpans[0].scopeSpans[0].spans[2].spanId"),
+        "{err:?}"
+    );
+    let r = srv
+        .client
+        .post(srv.url("/v1/traces"))
+        .header("content-type", "application/x-protobuf")
+        .body(req.encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let status = RpcStatus::decode(&r.bytes().await.unwrap()[..]).unwrap();
+    assert!(status.message.contains("spans[2].spanId"), "{status:?}");
+    // Nothing of either request was stored.
+    let (s, _) = srv
         .get_json(&format!("/api/v1/telemetry/traces/{TRACE_ID}"))
         .await;
-    assert_eq!(v["spans"].as_array().unwrap().len(), 7);
+    assert_eq!(s, 404);
+    // A log record's trace id of the wrong size, likewise.
+    let mut logs = ExportLogsServiceRequest::decode(&fixture("logs.grpc.pb")[..]).unwrap();
+    logs.resource_logs[0].scope_logs[0].log_records[1].trace_id = vec![9; 15];
+    let mut lc = LogsServiceClient::connect(grpc_url(&srv)).await.unwrap();
+    let err = lc.export(logs).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument);
+    assert!(err.message().contains("logRecords[1].traceId"), "{err:?}");
     // gzip-compressed gRPC requests are accepted.
     let mut c = LogsServiceClient::connect(grpc_url(&srv))
         .await
@@ -690,4 +712,84 @@ struct RpcStatus {
     code: i32,
     #[prost(string, tag = "2")]
     message: String,
+}
+
+#[tokio::test]
+async fn an_otlp_trace_is_streamed_analysed_and_graphed_when_it_completes() {
+    let srv = start().await;
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/telemetry/stream?types=trace_completed,anomaly"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    srv.wait_subscribers(1).await;
+    send(&srv, Transport::Grpc, "traces").await;
+    // The fixture trace lasts 31.3 s with a 31.2 s `p2p.discovery.find_providers` span: seed
+    // 001's slow_service_call and p2p_discovery_timeout; one error span is not a cascade.
+    let msgs = crate::stream::sse_messages(resp, 3).await;
+    let completed: Vec<&Value> = msgs
+        .iter()
+        .filter(|m| m["type"] == "trace_completed")
+        .collect();
+    assert_eq!(completed.len(), 1, "{msgs:?}");
+    assert_eq!(completed[0]["data"]["trace_id"], TRACE_ID);
+    let mut patterns: Vec<&str> = msgs
+        .iter()
+        .filter(|m| m["type"] == "anomaly")
+        .map(|m| m["data"]["pattern"].as_str().unwrap())
+        .collect();
+    patterns.sort_unstable();
+    assert_eq!(
+        patterns,
+        ["p2p_discovery_timeout", "slow_service_call"],
+        "{msgs:?}"
+    );
+    // The same issues through the API, in seed 001's shape.
+    let (_, v) = srv
+        .get_json("/api/v1/telemetry/traces/analyze?since=3650d&pattern=p2p_discovery_timeout")
+        .await;
+    let issues = v["issues"].as_array().unwrap();
+    assert_eq!(issues.len(), 1, "{v}");
+    let i = &issues[0];
+    assert_eq!(i["trace_id"], TRACE_ID);
+    assert_eq!(i["severity"], "warning");
+    assert!(i["duration_ms"].as_f64().unwrap() > 31_000.0, "{i}");
+    assert_eq!(i["services"], json!(["gateway", "orders", "p2p-node"]));
+    // Cross-service calls make the dependency graph.
+    let (_, g) = srv.get_json("/api/v1/telemetry/services").await;
+    let edges: Vec<(String, String)> = g["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["caller"].as_str().unwrap().to_string(),
+                e["callee"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(edges.contains(&("gateway".into(), "orders".into())), "{g}");
+    assert!(edges.contains(&("orders".into(), "p2p-node".into())), "{g}");
+    // The trace carries its critical path; the bottleneck is the long discovery work.
+    let (_, t) = srv
+        .get_json(&format!("/api/v1/telemetry/traces/{TRACE_ID}"))
+        .await;
+    assert!(!t["critical_path"].as_array().unwrap().is_empty(), "{t}");
+    assert_eq!(t["bottleneck"]["service"], "p2p-node", "{t}");
+    // Span metrics (RED) for every service and operation.
+    let (_, m) = srv
+        .get_json("/api/v1/telemetry/metrics?name=traces_span_metrics_calls_total")
+        .await;
+    let rows = m["metrics"].as_array().unwrap();
+    let calls: f64 = rows.iter().map(|r| r["value"].as_f64().unwrap()).sum();
+    assert_eq!(calls, 8.0, "{m}");
+    assert!(
+        rows.iter().any(|r| r["tags"]["service"] == "orders"
+            && r["tags"]["span_name"] == "inventory.reserve"
+            && r["tags"]["status_code"] == "STATUS_CODE_ERROR"),
+        "{m}"
+    );
 }

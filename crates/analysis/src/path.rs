@@ -20,13 +20,17 @@ pub struct PathSpan {
     pub on_path_ms: f64,
 }
 
-/// The span on the critical path that accounts for most of the trace's time.
+/// The span with the largest self time in the whole trace: where the work actually was. It
+/// may lie off the critical path (asynchronous work that outlives the root request).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Bottleneck {
     pub span_id: SpanId,
     pub service: String,
     pub name: String,
+    /// Its duration minus the union of its children's intervals (children cut to the span,
+    /// not to the root request).
     pub self_time_ms: f64,
+    /// Its time on the critical path; 0 when off it.
     pub on_path_ms: f64,
 }
 
@@ -34,8 +38,7 @@ pub struct Bottleneck {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct CriticalPath {
     pub spans: Vec<PathSpan>,
-    /// The path span with the most on-path time (the earliest on a tie); `None` for an empty
-    /// trace.
+    /// The span with the largest self time (the earliest on a tie); `None` for an empty trace.
     pub bottleneck: Option<Bottleneck>,
 }
 
@@ -46,6 +49,8 @@ struct Node<'a> {
     start: i64,
     end: i64,
     children: Vec<usize>,
+    /// Self time before any clamping to ancestors (for the bottleneck).
+    raw_self: i64,
 }
 
 /// Returns the critical path of `view`.
@@ -117,20 +122,27 @@ pub fn critical_path(view: &TraceView) -> CriticalPath {
             })
         })
         .collect();
-    let bottleneck = spans
+    let on_path_of = |id: SpanId| {
+        spans
+            .iter()
+            .find(|p| p.span_id == id)
+            .map_or(0.0, |p| p.on_path_ms)
+    };
+    let bottleneck = tree
+        .nodes
         .iter()
-        .enumerate()
-        .max_by(|(ai, a), (bi, b)| {
-            a.on_path_ms
-                .total_cmp(&b.on_path_ms)
-                .then_with(|| bi.cmp(ai))
+        .max_by(|a, b| {
+            a.raw_self.cmp(&b.raw_self).then_with(|| {
+                (b.span.start_unix_nano, b.span.span_id)
+                    .cmp(&(a.span.start_unix_nano, a.span.span_id))
+            })
         })
-        .map(|(_, s)| Bottleneck {
-            span_id: s.span_id,
-            service: s.service.clone(),
-            name: s.name.clone(),
-            self_time_ms: s.self_time_ms,
-            on_path_ms: s.on_path_ms,
+        .map(|n| Bottleneck {
+            span_id: n.span.span_id,
+            service: n.span.service.clone(),
+            name: n.span.name.clone(),
+            self_time_ms: ms(n.raw_self),
+            on_path_ms: on_path_of(n.span.span_id),
         });
     CriticalPath { spans, bottleneck }
 }
@@ -173,6 +185,7 @@ impl<'a> Tree<'a> {
                 start: s.start_unix_nano,
                 end: s.end_unix_nano.unwrap_or(trace_end).max(s.start_unix_nano),
                 children: Vec::new(),
+                raw_self: 0,
             })
             .collect();
         for (i, s) in spans.iter().enumerate() {
@@ -185,6 +198,10 @@ impl<'a> Tree<'a> {
             }
         }
         let mut tree = Self { nodes, root };
+        let raw: Vec<i64> = tree.nodes.iter().map(|n| tree.self_time(n)).collect();
+        for (n, r) in tree.nodes.iter_mut().zip(raw) {
+            n.raw_self = r;
+        }
         tree.clamp();
         Some(tree)
     }
@@ -226,10 +243,16 @@ impl<'a> Tree<'a> {
 
     /// Returns the span's duration minus the union of its children's (clamped) intervals.
     fn self_time(&self, node: &Node<'_>) -> i64 {
+        // Children cut to this span (already so once clamped; not yet for the raw self time).
         let mut intervals: Vec<(i64, i64)> = node
             .children
             .iter()
-            .filter_map(|c| self.nodes.get(*c).map(|n| (n.start, n.end)))
+            .filter_map(|c| {
+                self.nodes
+                    .get(*c)
+                    .map(|n| (n.start.max(node.start), n.end.min(node.end)))
+            })
+            .filter(|(s, e)| s <= e)
             .collect();
         intervals.sort_unstable();
         let mut covered = 0i64;
@@ -316,11 +339,27 @@ mod tests {
             span(3, Some(1), "db", "b", 50 * MS, 90 * MS),
         ]));
         assert_eq!(summary(&p), vec![(1, 60.0, 20.0), (3, 40.0, 40.0)]);
+        // The bottleneck is the largest self time, even off the path: a's 50 ms of own work.
         let b = p.bottleneck.unwrap();
         assert_eq!(
             (b.span_id, b.on_path_ms, b.self_time_ms),
-            (id(1), 60.0, 20.0)
+            (id(2), 0.0, 50.0)
         );
+    }
+
+    #[test]
+    fn async_work_outliving_the_request_is_the_bottleneck_but_not_on_the_path() {
+        // A 100 ms request publishes at 80 ms; the consumer then works for 10 s.
+        let p = critical_path(&view(vec![
+            span(1, None, "api", "root", 0, 100 * MS),
+            span(2, Some(1), "api", "publish", 80 * MS, 90 * MS),
+            span(3, Some(2), "worker", "process", 85 * MS, 10_085 * MS),
+        ]));
+        let on_path: f64 = p.spans.iter().map(|s| s.on_path_ms).sum();
+        assert_eq!(on_path, 100.0);
+        let b = p.bottleneck.unwrap();
+        assert_eq!((b.span_id, b.self_time_ms), (id(3), 10_000.0));
+        assert_eq!(b.service, "worker");
     }
 
     #[test]

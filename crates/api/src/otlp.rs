@@ -40,16 +40,18 @@ fn summarise(rejected: u64, errors: &[String]) -> String {
     msg
 }
 
-/// Maps and stores spans. Spans the mapping refuses (bad ids, too deep attributes) are counted
-/// and reported; the rest are stored.
+/// Maps and stores spans. A request with an id of the wrong size is refused whole (400); spans
+/// the mapping refuses (over-deep attributes) are counted and reported, the rest stored.
 ///
 /// # Errors
-/// A store refusal (WAL failure → 503, a trace over `max_trace_length` → 400).
+/// An id of the wrong size (400), or a store refusal (WAL failure → 503, a trace over
+/// `max_trace_length` → 400).
 pub fn ingest_traces(
     store: &Store,
     req: ExportTraceServiceRequest,
     now_ns: i64,
 ) -> Result<Accepted, ApiError> {
+    blazar_otlp::check_trace_ids(&req).map_err(|e| malformed(store, Signal::Spans, &e))?;
     let mapped = blazar_otlp::map_traces(req, now_ns);
     count_rejected(store, Signal::Spans, mapped.rejected);
     if !mapped.items.is_empty() {
@@ -70,6 +72,7 @@ pub fn ingest_logs(
     req: ExportLogsServiceRequest,
     now_ns: i64,
 ) -> Result<Accepted, ApiError> {
+    blazar_otlp::check_log_ids(&req).map_err(|e| malformed(store, Signal::Logs, &e))?;
     let mapped = blazar_otlp::map_logs(req, now_ns);
     count_rejected(store, Signal::Logs, mapped.rejected);
     if !mapped.items.is_empty() {
@@ -111,6 +114,14 @@ pub fn ingest_metrics(
         rejected,
         message: summarise(rejected, &errors),
     })
+}
+
+/// A malformed request (e.g. an id of the wrong size): counted, and refused whole.
+fn malformed(store: &Store, signal: Signal, e: &blazar_otlp::DecodeError) -> ApiError {
+    store
+        .self_metrics()
+        .rejected(signal, RejectReason::Invalid, 1);
+    ApiError::new(ErrorKind::InvalidInput, e.to_string())
 }
 
 fn count_rejected(store: &Store, signal: Signal, n: u64) {

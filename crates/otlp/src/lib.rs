@@ -7,6 +7,7 @@
 mod attrs;
 mod decode;
 mod error;
+mod ids;
 mod json;
 mod logs;
 mod metrics;
@@ -15,6 +16,7 @@ mod traces;
 
 pub use decode::{decode_logs, decode_metrics, decode_traces, gunzip, Encoding};
 pub use error::DecodeError;
+pub use ids::{check_log_ids, check_trace_ids};
 pub use logs::map_logs;
 pub use metrics::{data_point_count, map_metrics};
 pub use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
