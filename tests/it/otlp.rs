@@ -747,6 +747,18 @@ async fn an_otlp_trace_is_streamed_analysed_and_graphed_when_it_completes() {
         ["p2p_discovery_timeout", "slow_service_call"],
         "{msgs:?}"
     );
+    // Counted as a metric, for alert rules and charts.
+    let (_, m) = srv
+        .get_json("/api/v1/telemetry/metrics?name=trace_issues_total")
+        .await;
+    let rows = m["metrics"].as_array().unwrap();
+    let p2p = rows
+        .iter()
+        .find(|r| r["tags"]["pattern"] == "p2p_discovery_timeout")
+        .unwrap_or_else(|| panic!("{m}"));
+    assert_eq!(p2p["value"], json!(1.0));
+    assert_eq!(p2p["tags"]["severity"], "warning");
+    assert_eq!(p2p["tags"]["service"], "gateway");
     // The same issues through the API, in seed 001's shape.
     let (_, v) = srv
         .get_json("/api/v1/telemetry/traces/analyze?since=3650d&pattern=p2p_discovery_timeout")
@@ -792,4 +804,166 @@ async fn an_otlp_trace_is_streamed_analysed_and_graphed_when_it_completes() {
             && r["tags"]["status_code"] == "STATUS_CODE_ERROR"),
         "{m}"
     );
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// One OTLP/JSON span of `service` (a root unless `parent` is given), lasting `ms`, ending now.
+fn json_span(
+    trace: &str,
+    span: &str,
+    parent: Option<&str>,
+    service: &str,
+    ms: u64,
+    error: bool,
+) -> Vec<u8> {
+    let end = now_ns();
+    let mut s = json!({"traceId": trace, "spanId": span, "name": format!("{service}.op"), "kind": 2,
+        "startTimeUnixNano": (end - ms * 1_000_000).to_string(), "endTimeUnixNano": end.to_string()});
+    if let Some(p) = parent {
+        s["parentSpanId"] = json!(p);
+    }
+    if error {
+        s["status"] = json!({"code": 2, "message": "boom"});
+    }
+    json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]},
+        "scopeSpans": [{"spans": [s]}]
+    }]})
+    .to_string()
+    .into_bytes()
+}
+
+async fn post_otlp_json(srv: &TestServer, body: Vec<u8>) {
+    let r = srv
+        .client
+        .post(srv.url("/v1/traces"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
+
+#[tokio::test]
+async fn tail_sampling_keeps_error_and_slow_traces_whole_and_drops_the_rest() {
+    // Seed 001's flat key, as written there.
+    let cfg =
+        "trace_sample_rate: 0.0\ntracing:\n  completion_quiet: 200ms\n  keep_slower_than: 5s\n";
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(cfg.into()),
+        ..Opts::default()
+    })
+    .await;
+    let (fast, failed, slow) = (
+        "11111111111111111111111111111111",
+        "22222222222222222222222222222222",
+        "33333333333333333333333333333333",
+    );
+    // Each trace: a root and a child in another service (span ids are unique across traces,
+    // as the W3C ids of real SDKs are).
+    for (i, (t, ms, err)) in [(fast, 20, false), (failed, 20, true), (slow, 6000, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let (root, child) = (format!("00000000000000a{i}"), format!("00000000000000b{i}"));
+        post_otlp_json(&srv, json_span(t, &child, Some(&root), "db", ms / 2, err)).await;
+        post_otlp_json(&srv, json_span(t, &root, None, "api", ms, false)).await;
+    }
+    eventually("the three traces to be decided", || async {
+        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
+        let spans = &s["signals"]["spans"];
+        (spans["sampled_out_traces"] == 1 && spans["sampled_out"] == 2).then_some(())
+    })
+    .await;
+    let status = |t: &'static str| {
+        let srv = &srv;
+        async move { srv.get_json(&format!("/api/v1/telemetry/traces/{t}")).await }
+    };
+    assert_eq!(status(fast).await.0, 404);
+    let (s, v) = status(failed).await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["spans"].as_array().unwrap().len(), 2, "{v}");
+    let (s, v) = status(slow).await;
+    assert_eq!((s, v["spans"].as_array().unwrap().len()), (200, 2), "{v}");
+    // Span metrics counted every span, sampled out or not.
+    let (_, m) = srv
+        .get_json("/api/v1/telemetry/metrics?name=traces_span_metrics_calls_total")
+        .await;
+    let calls: f64 = m["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["value"].as_f64().unwrap())
+        .sum();
+    assert_eq!(calls, 6.0, "{m}");
+    // The decision survives a restart: the dropped trace does not come back from the WAL.
+    let mut srv = srv;
+    let opts = Opts {
+        config_yaml: Some(cfg.into()),
+        ..srv.kill9()
+    };
+    let srv2 = TestServer::start_with(opts).await;
+    let (s, _) = srv2
+        .get_json(&format!("/api/v1/telemetry/traces/{fast}"))
+        .await;
+    assert_eq!(s, 404);
+    let (s, _) = srv2
+        .get_json(&format!("/api/v1/telemetry/traces/{failed}"))
+        .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn one_trace_from_otlp_and_the_seed_004_span_api() {
+    let srv = start().await;
+    let trace = "44444444444444444444444444444444";
+    post_otlp_json(
+        &srv,
+        json_span(trace, "00000000000000b0", None, "gateway", 50, false),
+    )
+    .await;
+    // A plugin continues the trace through seed 004's span API.
+    let (s, v) = srv
+        .post_json(
+            "/api/v1/telemetry/traces/spans",
+            json!({"name": "plugin.handle", "parent_trace_id": trace,
+                   "parent_span_id": "00000000000000b0", "tags": {"plugin_id": "resizer"}}),
+        )
+        .await;
+    assert_eq!(s, 200, "{v}");
+    assert_eq!(v["trace_id"], trace);
+    let id = v["span_id"].as_str().unwrap().to_string();
+    let (s, _) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/traces/spans/{id}/finish"),
+            json!({"status": "error"}),
+        )
+        .await;
+    assert_eq!(s, 200);
+    let (_, t) = srv
+        .get_json(&format!("/api/v1/telemetry/traces/{trace}"))
+        .await;
+    let spans = t["spans"].as_array().unwrap();
+    assert_eq!(spans.len(), 2, "{t}");
+    let plugin = spans.iter().find(|s| s["span_id"] == id.as_str()).unwrap();
+    assert_eq!(plugin["parent_span_id"], "00000000000000b0");
+    assert_eq!(t["trace"]["status"], "error");
+    assert_eq!(t["trace"]["root_service"], "gateway");
+    // Completed as one trace, announced once.
+    eventually("the mixed trace to complete", || async {
+        let (_, v) = srv
+            .get_json(&format!(
+                "/api/v1/telemetry/traces?service=gateway&status=error"
+            ))
+            .await;
+        (v["traces"][0]["complete"] == true && v["traces"][0]["span_count"] == 2).then_some(())
+    })
+    .await;
 }

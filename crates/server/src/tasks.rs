@@ -90,9 +90,11 @@ pub(crate) fn spawn_all(
                 let done = tokio::task::spawn_blocking(move || {
                     let now = now_ns();
                     let views = s.complete_traces(now);
-                    for issue in a.on_completed(&views, now) {
-                        s.bus().publish(blazar_analysis::issue_message(&issue, now));
+                    let issues = a.on_completed(&views, now);
+                    for issue in &issues {
+                        s.bus().publish(blazar_analysis::issue_message(issue, now));
                     }
+                    count_issues(&s, &views, &issues, now);
                 })
                 .await;
                 if let Err(e) = done {
@@ -123,6 +125,52 @@ pub(crate) fn spawn_all(
             }
         },
     );
+}
+
+/// Counts trace issues as the metric `trace_issues_total{pattern, severity, service}` (one
+/// series per pattern and root service), so alert rules and charts can use them.
+fn count_issues(
+    store: &Store,
+    views: &[blazar_signals::TraceView],
+    issues: &[blazar_analysis::TraceIssue],
+    now_ns: i64,
+) {
+    if issues.is_empty() {
+        return;
+    }
+    let mut counts: std::collections::BTreeMap<(&str, &str, &str), u32> =
+        std::collections::BTreeMap::new();
+    for i in issues {
+        let service = views
+            .iter()
+            .find(|v| v.summary.trace_id == i.trace_id)
+            .map_or("unknown", |v| v.summary.root_service.as_str());
+        *counts
+            .entry((i.pattern.as_str(), i.severity.as_str(), service))
+            .or_default() += 1;
+    }
+    let t = now_ns / blazar_model::NANOS_PER_MILLI;
+    let points: Vec<blazar_model::MetricPoint> = counts
+        .into_iter()
+        .filter_map(|((pattern, severity, service), n)| {
+            let labels = blazar_model::Labels::try_from_pairs([
+                (blazar_model::METRIC_NAME_LABEL, "trace_issues_total"),
+                ("pattern", pattern),
+                ("severity", severity),
+                ("service", service),
+            ])
+            .ok()?;
+            Some(blazar_model::MetricPoint {
+                labels,
+                kind: blazar_model::MetricKind::Counter,
+                value: f64::from(n),
+                t,
+            })
+        })
+        .collect();
+    if let Err(e) = store.write_points(points) {
+        tracing::warn!(error = %e, "trace issue counts not recorded");
+    }
 }
 
 /// Reloads config on SIGHUP: re-reads the file, and on success applies it to the store and
