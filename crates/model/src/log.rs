@@ -81,21 +81,20 @@ pub struct LogRecord {
 }
 
 impl LogRecord {
-    /// Returns the approximate heap bytes held, for byte budgets.
+    /// Returns the approximate heap bytes held, for byte budgets (calibrated like
+    /// [`crate::Span::approx_bytes`]; the struct counts twice for ring slack and indexes).
     pub fn approx_bytes(&self) -> usize {
-        std::mem::size_of::<Self>()
+        2 * std::mem::size_of::<Self>()
             + self.body.len()
             + self.service.len()
+            + self.severity_text.as_ref().map_or(0, String::len)
+            + self.event_name.as_ref().map_or(0, String::len)
             + self
-                .attributes
-                .iter()
-                .map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v))
-                .sum::<usize>()
-            + self
-                .resource
-                .iter()
-                .map(|(k, v)| 24 + k.len() + crate::span::json_bytes(v))
-                .sum::<usize>()
+                .scope
+                .as_ref()
+                .map_or(0, |s| 48 + s.name.len() + s.version.len())
+            + crate::span::map_bytes(&self.attributes)
+            + crate::span::map_bytes(&self.resource)
             + self.body_value.as_ref().map_or(0, crate::span::json_bytes)
     }
 }
