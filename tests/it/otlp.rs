@@ -967,3 +967,52 @@ async fn one_trace_from_otlp_and_the_seed_004_span_api() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn spans_past_max_trace_length_are_refused_alone() {
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some("tracing:\n  max_trace_length: 3\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    let trace = "55555555555555555555555555555555";
+    let end = now_ns();
+    let spans: Vec<Value> = (0..5)
+        .map(|i| {
+            json!({"traceId": trace, "spanId": format!("000000000000000{}", i + 1), "name": "s",
+                   "startTimeUnixNano": (end - 1000).to_string(), "endTimeUnixNano": end.to_string()})
+        })
+        .collect();
+    let other = json!({"traceId": "66666666666666666666666666666666", "spanId": "00000000000000f0",
+                       "name": "ok", "startTimeUnixNano": "1", "endTimeUnixNano": "2"});
+    let body = {
+        let all: Vec<Value> = spans.into_iter().chain([other]).collect();
+        json!({"resourceSpans": [{"scopeSpans": [{"spans": all}]}]})
+    };
+    let r = srv
+        .client
+        .post(srv.url("/v1/traces"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["partialSuccess"]["rejectedSpans"], "2", "{v}");
+    assert!(
+        v["partialSuccess"]["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("max_trace_length"),
+        "{v}"
+    );
+    let (_, t) = srv
+        .get_json(&format!("/api/v1/telemetry/traces/{trace}"))
+        .await;
+    assert_eq!(t["spans"].as_array().unwrap().len(), 3);
+    let (s, _) = srv
+        .get_json("/api/v1/telemetry/traces/66666666666666666666666666666666")
+        .await;
+    assert_eq!(s, 200);
+}

@@ -41,11 +41,11 @@ fn summarise(rejected: u64, errors: &[String]) -> String {
 }
 
 /// Maps and stores spans. A request with an id of the wrong size is refused whole (400); spans
-/// the mapping refuses (over-deep attributes) are counted and reported, the rest stored.
+/// the mapping refuses (over-deep attributes) or that would take their trace past
+/// `tracing.max_trace_length` are counted and reported (partial success), the rest stored.
 ///
 /// # Errors
-/// An id of the wrong size (400), or a store refusal (WAL failure → 503, a trace over
-/// `max_trace_length` → 400).
+/// An id of the wrong size (400), or a WAL failure (503).
 pub fn ingest_traces(
     store: &Store,
     req: ExportTraceServiceRequest,
@@ -54,12 +54,16 @@ pub fn ingest_traces(
     blazar_otlp::check_trace_ids(&req).map_err(|e| malformed(store, Signal::Spans, &e))?;
     let mapped = blazar_otlp::map_traces(req, now_ns);
     count_rejected(store, Signal::Spans, mapped.rejected);
+    let (mut rejected, mut errors) = (mapped.rejected, mapped.errors);
     if !mapped.items.is_empty() {
-        store.write_spans(mapped.items, now_ns)?;
+        // A trace at `max_trace_length` refuses its further spans alone; the rest are stored.
+        let refused = store.write_spans_partial(mapped.items, now_ns)?;
+        rejected += refused.len() as u64;
+        errors.extend(refused.into_iter().map(|(_, reason)| reason));
     }
     Ok(Accepted {
-        rejected: mapped.rejected,
-        message: summarise(mapped.rejected, &mapped.errors),
+        rejected,
+        message: summarise(rejected, &errors),
     })
 }
 

@@ -308,6 +308,11 @@ impl TraceStore {
         Ok(self.evict_over_bytes())
     }
 
+    /// Returns how many spans the trace holds (0 for an unknown trace), without copying them.
+    pub fn span_count(&self, trace_id: TraceId) -> usize {
+        self.traces.get(&trace_id).map_or(0, Trace::len)
+    }
+
     /// Returns every span of the trace, sorted by start time, with its summary.
     pub fn trace(&self, trace_id: TraceId) -> Option<TraceView> {
         let trace = self.traces.get(&trace_id)?;

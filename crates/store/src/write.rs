@@ -440,29 +440,42 @@ impl Store {
     /// # Errors
     /// A trace over `max_trace_length` (names the span), or a WAL failure.
     pub fn write_spans(&self, spans: Vec<Span>, now_ns: i64) -> Result<usize, StoreError> {
-        self.metrics.received(Signal::Spans, spans.len() as u64);
+        let n = spans.len();
+        self.metrics.received(Signal::Spans, n as u64);
         let mut wal = self.wal.lock();
-        self.persist_spans(&mut wal, &spans, now_ns)?;
+        self.persist_spans(&mut wal, spans, now_ns, false)?;
         drop(wal);
-        Ok(spans.len())
+        Ok(n)
     }
 
+    /// Like [`Store::write_spans`], but spans that would take their trace past
+    /// `max_trace_length` are refused alone (OTLP's partial success) and the rest stored.
+    /// Returns the refusals as `(index in spans, reason)`.
+    ///
+    /// # Errors
+    /// A WAL failure.
+    pub fn write_spans_partial(
+        &self,
+        spans: Vec<Span>,
+        now_ns: i64,
+    ) -> Result<Vec<(usize, String)>, StoreError> {
+        self.metrics.received(Signal::Spans, spans.len() as u64);
+        let mut wal = self.wal.lock();
+        self.persist_spans(&mut wal, spans, now_ns, true)
+    }
+
+    /// Checks the trace-length bound, then appends and applies. With `partial`, spans over the
+    /// bound are left out and returned; without, the first one fails the whole batch.
     fn persist_spans(
         &self,
         wal: &mut blazar_wal::Wal,
-        spans: &[Span],
+        mut spans: Vec<Span>,
         now_ns: i64,
-    ) -> Result<(), StoreError> {
-        let records: Vec<Vec<u8>> = spans
-            .iter()
-            .map(|s| {
-                let mut b = Vec::with_capacity(512);
-                record::encode_json(&mut b, JsonTag::Span, s);
-                b
-            })
-            .collect();
+        partial: bool,
+    ) -> Result<Vec<(usize, String)>, StoreError> {
         // Check the trace-length bound before the WAL sees anything, counting the batch's own
         // new spans too (several new spans of one trace may arrive together).
+        let mut refused: Vec<(usize, String)> = Vec::new();
         {
             let traces = self.mem.traces.read();
             let max = self.settings.read().traces.max_spans_per_trace;
@@ -473,38 +486,61 @@ impl Store {
                 if traces.span(s.span_id).is_some() || !seen.insert(s.span_id) {
                     continue;
                 }
-                let count = counts.entry(s.trace_id).or_insert_with(|| {
-                    traces.trace(s.trace_id).map_or(0, |v| v.summary.span_count)
-                });
+                let count = counts
+                    .entry(s.trace_id)
+                    .or_insert_with(|| traces.span_count(s.trace_id));
                 if *count >= max {
                     self.metrics
                         .rejected(Signal::Spans, RejectReason::Invalid, 1);
-                    return Err(StoreError::invalid(
-                        format!("spans[{i}]"),
-                        format!(
-                            "trace {} already holds the maximum of {max} spans",
-                            s.trace_id
-                        ),
-                    ));
+                    let reason = format!(
+                        "trace {} already holds the maximum of {max} spans (tracing.max_trace_length)",
+                        s.trace_id
+                    );
+                    if !partial {
+                        return Err(StoreError::invalid(format!("spans[{i}]"), reason));
+                    }
+                    refused.push((i, reason));
+                    continue;
                 }
                 *count += 1;
             }
         }
+        if !refused.is_empty() {
+            let mut i = 0;
+            let mut next = refused.iter().map(|(j, _)| *j).peekable();
+            spans.retain(|_| {
+                let keep = next.peek() != Some(&i);
+                if !keep {
+                    next.next();
+                }
+                i += 1;
+                keep
+            });
+        }
+        let records: Vec<Vec<u8>> = spans
+            .iter()
+            .map(|s| {
+                let mut b = Vec::with_capacity(512);
+                record::encode_json(&mut b, JsonTag::Span, s);
+                b
+            })
+            .collect();
         self.wal_append(wal, &records)?;
         let mut evicted = 0;
+        let n = spans.len();
         {
             let mut traces = self.mem.traces.write();
             for s in spans {
-                match traces.upsert_span(s.clone(), now_ns) {
+                match traces.upsert_span(s, now_ns) {
                     Ok(u) => evicted += u.evicted.spans,
                     Err(e) => tracing::warn!(error = %e, "span not stored after wal append"),
                 }
             }
         }
-        self.metrics.ingested(Signal::Spans, spans.len() as u64);
+        self.metrics.ingested(Signal::Spans, n as u64);
         self.metrics
             .dropped(Signal::Spans, DropReason::MemoryBudget, evicted as u64);
-        Ok(())
+        Ok(refused)
     }
 
     /// Seed 004: opens a span; returns its ids.
@@ -565,7 +601,7 @@ impl Store {
             scope: None,
             trace_state: None,
         };
-        self.persist_spans(&mut wal, std::slice::from_ref(&span), now_ns)?;
+        self.persist_spans(&mut wal, vec![span], now_ns, false)?;
         Ok((span_id, trace_id))
     }
 
