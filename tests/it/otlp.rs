@@ -959,9 +959,7 @@ async fn one_trace_from_otlp_and_the_seed_004_span_api() {
     // Completed as one trace, announced once.
     eventually("the mixed trace to complete", || async {
         let (_, v) = srv
-            .get_json(&format!(
-                "/api/v1/telemetry/traces?service=gateway&status=error"
-            ))
+            .get_json("/api/v1/telemetry/traces?service=gateway&status=error")
             .await;
         (v["traces"][0]["complete"] == true && v["traces"][0]["span_count"] == 2).then_some(())
     })
