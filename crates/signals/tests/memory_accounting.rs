@@ -55,11 +55,11 @@ fn span(i: u64) -> Span {
     attributes.insert("order.id".to_string(), json!(format!("ord-{i}")));
     let mut trace = [0u8; 16];
     trace[..8].copy_from_slice(&(i / 8 + 1).to_be_bytes());
-    let root = i / 8 * 8 + 1;
+    let (root, nth) = (i / 8 * 8 + 1, i % 8);
     Span {
         trace_id: TraceId(trace),
         span_id: SpanId((i + 1).to_be_bytes()),
-        parent_span_id: (i % 8 != 0).then(|| SpanId(root.to_be_bytes())),
+        parent_span_id: (nth > 0).then(|| SpanId(root.to_be_bytes())),
         name: "orders.OrderService/GetOrder".into(),
         service: "orders".into(),
         kind: SpanKind::Server,
