@@ -266,7 +266,7 @@ mod tests {
     #[test]
     fn configured_conditions_all_must_hold() {
         let mut root = span(1, None, "checkout", "POST /buy", 0, 2 * S);
-        root.resource.insert("deployment".into(), "prod".into());
+        std::sync::Arc::make_mut(&mut root.resource).insert("deployment".into(), "prod".into());
         let mut db = span(2, Some(1), "db", "db.query", S / 10, S / 2);
         db.attributes.insert("retries".into(), 3.into());
         let v = view(vec![root, db]);

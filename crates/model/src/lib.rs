@@ -20,5 +20,5 @@ pub use labels::{validate_pairs, Labels, LabelsError, Limits, METRIC_NAME_LABEL}
 pub use log::{LogRecord, Severity};
 pub use metric::{MetricKind, MetricPoint, Sample};
 pub use series::{MetricFamily, SampleMode, SeriesBatch, SeriesWrite};
-pub use span::{Scope, Span, SpanEvent, SpanKind, SpanLink, SpanStatus};
+pub use span::{Resource, Scope, Span, SpanEvent, SpanKind, SpanLink, SpanStatus};
 pub use time::{format_rfc3339_nanos, UnixMillis, UnixNanos, NANOS_PER_MILLI};

@@ -62,8 +62,8 @@ pub struct LogRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub span_id: Option<SpanId>,
     /// Resource attributes of the producer (OTLP), beside `service`.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub resource: BTreeMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "crate::span::is_empty_shared")]
+    pub resource: crate::Resource,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<Scope>,
     /// OTLP `severity_number` (1..=24) when the producer gave one.
@@ -94,7 +94,7 @@ impl LogRecord {
                 .as_ref()
                 .map_or(0, |s| 48 + s.name.len() + s.version.len())
             + crate::span::map_bytes(&self.attributes)
-            + crate::span::map_bytes(&self.resource)
+            + crate::span::shared_map_bytes(&self.resource)
             + self.body_value.as_ref().map_or(0, crate::span::json_bytes)
     }
 }

@@ -1,6 +1,7 @@
 //! Spans as blazar stores them: OTLP's span model, also filled by the seed 004 span API.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -91,8 +92,9 @@ pub struct Span {
     pub attributes: BTreeMap<String, serde_json::Value>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<SpanEvent>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub resource: BTreeMap<String, serde_json::Value>,
+    /// Resource attributes of the producer, shared by every span of one resource in a request.
+    #[serde(default, skip_serializing_if = "is_empty_shared")]
+    pub resource: Resource,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<SpanLink>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -120,7 +122,7 @@ impl Span {
             + self.service.len()
             + self.status_message.as_ref().map_or(0, String::len)
             + map_bytes(&self.attributes)
-            + map_bytes(&self.resource)
+            + shared_map_bytes(&self.resource)
             + self
                 .events
                 .iter()
@@ -136,6 +138,19 @@ impl Span {
                 .as_ref()
                 .map_or(0, |s| 48 + s.name.len() + s.version.len())
     }
+}
+
+/// Resource attributes: one map shared (not copied) by every item of one resource.
+pub type Resource = Arc<BTreeMap<String, serde_json::Value>>;
+
+pub(crate) fn is_empty_shared(r: &Resource) -> bool {
+    r.is_empty()
+}
+
+/// A shared map's bytes split over its current holders, so items sharing one resource count
+/// it about once between them.
+pub(crate) fn shared_map_bytes(r: &Resource) -> usize {
+    map_bytes(r) / Arc::strong_count(r).max(1)
 }
 
 /// What a store's per-span index entries (span id → trace, time and name indexes) cost.

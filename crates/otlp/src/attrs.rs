@@ -88,7 +88,8 @@ pub(crate) fn to_map(kvs: &[KeyValue]) -> Result<Attrs, String> {
 /// What every item of one resource shares.
 pub(crate) struct ResourceInfo {
     pub(crate) service: String,
-    pub(crate) attrs: Attrs,
+    /// Shared by every span / record of the resource: one map per resource, not per item.
+    pub(crate) attrs: blazar_model::Resource,
 }
 
 /// Returns the resource's service and attributes.
@@ -104,7 +105,10 @@ pub(crate) fn resource(r: Option<&Resource>) -> Result<ResourceInfo, String> {
         Some(Value::String(s)) if !s.is_empty() => s.clone(),
         _ => UNKNOWN_SERVICE.to_string(),
     };
-    Ok(ResourceInfo { service, attrs })
+    Ok(ResourceInfo {
+        service,
+        attrs: std::sync::Arc::new(attrs),
+    })
 }
 
 /// Returns the scope, or `None` when the producer named none.

@@ -28,7 +28,7 @@ pub fn map_logs(req: ExportLogsServiceRequest, now_ns: i64) -> Mapped<Vec<LogRec
                 match record(lr, now_ns) {
                     Ok(mut r) => {
                         r.service.clone_from(&res.service);
-                        r.resource.clone_from(&res.attrs);
+                        r.resource = res.attrs.clone();
                         r.scope.clone_from(&scope);
                         out.items.push(r);
                     }

@@ -31,7 +31,7 @@ pub fn map_traces(req: ExportTraceServiceRequest, now_ns: i64) -> Mapped<Vec<Spa
                 match span(sp) {
                     Ok(mut s) => {
                         s.service.clone_from(&res.service);
-                        s.resource.clone_from(&res.attrs);
+                        s.resource = res.attrs.clone();
                         s.scope.clone_from(&scope);
                         out.items.push(s);
                     }

@@ -69,7 +69,7 @@ fn span(i: u64) -> Span {
         status_message: None,
         attributes,
         events: Vec::new(),
-        resource: resource(),
+        resource: std::sync::Arc::new(resource()),
         links: Vec::new(),
         scope: Some(Scope {
             name: "orders.service".into(),
@@ -89,7 +89,7 @@ fn log(i: u64) -> LogRecord {
         body: format!("GET /api/orders/ord-{i} 200 184ms"),
         service: "orders".into(),
         attributes,
-        resource: resource(),
+        resource: std::sync::Arc::new(resource()),
         severity_number: Some(9),
         severity_text: Some("INFO".into()),
         trace_id: Some(TraceId([1; 16])),
@@ -143,4 +143,30 @@ fn budgets_count_about_what_the_stores_hold() {
     }
     check("spans", traces.stats().bytes, rss() - before);
     assert_eq!(logs.len(), N as usize);
+
+    // As OTLP delivers them: the spans of one request share their resource's map.
+    let mut shared = TraceStore::new(TraceStoreOptions {
+        max_age_ns: i64::MAX,
+        max_bytes: usize::MAX,
+        max_spans_per_trace: 1000,
+    });
+    let before = rss();
+    for batch in 0..N / 500 {
+        let resource = std::sync::Arc::new(resource());
+        let spans: Vec<Span> = (0..500)
+            .map(|j| Span {
+                resource: resource.clone(),
+                ..span(N + batch * 500 + j)
+            })
+            .collect();
+        drop(resource);
+        for s in spans {
+            shared.upsert_span(s, 0).unwrap();
+        }
+    }
+    check(
+        "spans sharing a resource",
+        shared.stats().bytes,
+        rss() - before,
+    );
 }

@@ -47,7 +47,7 @@ fn span(
         status_message: None,
         attributes: BTreeMap::new(),
         events: Vec::new(),
-        resource: BTreeMap::new(),
+        resource: Default::default(),
         links: Vec::new(),
         scope: None,
         trace_state: None,
@@ -309,7 +309,7 @@ fn query_fixture() -> TraceStore {
     let mut store = TraceStore::new(opts());
     let mut a = span(1, 1, None, "api", "GET /users", 0, 100);
     a.attributes.insert("http.status_code".into(), json!(200));
-    a.resource.insert("plugin_id".into(), json!("auth"));
+    std::sync::Arc::make_mut(&mut a.resource).insert("plugin_id".into(), json!("auth"));
     store.upsert_span(a, 0).unwrap();
     let mut b = span(2, 2, None, "api", "POST /users", 10, 2_000);
     b.status = SpanStatus::Error;
