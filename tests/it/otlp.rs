@@ -696,13 +696,51 @@ async fn otlp_writes_past_the_inflight_limit_get_429_and_resource_exhausted() {
     let req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
     let err = c.export(req).await.unwrap_err();
     assert_eq!(err.code(), tonic::Code::ResourceExhausted);
-    // RetryInfo rides in the status details, so SDKs retry.
-    assert!(!err.details().is_empty());
+    // RetryInfo rides in the status details, so SDKs retry: google.rpc.Status{details: [Any]}.
+    let details = RpcStatusWithDetails::decode(err.details()).unwrap();
+    assert_eq!(details.code, 8);
+    let any = details.details.first().expect("a detail");
+    assert_eq!(any.type_url, "type.googleapis.com/google.rpc.RetryInfo");
+    let retry = RetryInfo::decode(&any.value[..]).unwrap();
+    assert_eq!(retry.retry_delay.map(|d| d.seconds), Some(1));
     tx.send(Ok(b"[]}".to_vec())).await.unwrap();
     drop(tx);
     assert_eq!(held.await.unwrap().unwrap().status(), 200);
     let req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
     c.export(req).await.unwrap();
+}
+
+/// `google.rpc.Status` with its details, as gRPC carries it in `grpc-status-details-bin`.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatusWithDetails {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<ProtoAny>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoAny {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
 }
 
 /// `google.rpc.Status`, the body of OTLP/HTTP error responses.
@@ -1012,5 +1050,45 @@ async fn spans_past_max_trace_length_are_refused_alone() {
     let (s, _) = srv
         .get_json("/api/v1/telemetry/traces/66666666666666666666666666666666")
         .await;
+    assert_eq!(s, 200);
+}
+
+#[tokio::test]
+async fn a_grpc_gzip_bomb_is_refused_within_the_body_limit() {
+    use opentelemetry_proto::tonic::common::v1::{any_value, AnyValue};
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some("server:\n  max_body_bytes: 64KiB\n".into()),
+        ..Opts::default()
+    })
+    .await;
+    let record = |body: String| ExportLogsServiceRequest {
+        resource_logs: vec![ResourceLogs {
+            scope_logs: vec![ScopeLogs {
+                log_records: vec![LogRecord {
+                    body: Some(AnyValue {
+                        value: Some(any_value::Value::StringValue(body)),
+                    }),
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        }],
+    };
+    let mut c = LogsServiceClient::connect(grpc_url(&srv))
+        .await
+        .unwrap()
+        .send_compressed(tonic::codec::CompressionEncoding::Gzip);
+    // 8 MiB of zeros compress to a few KiB: small on the wire, far over the 64 KiB limit inflated.
+    let err = c.export(record("0".repeat(8 << 20))).await.unwrap_err();
+    assert_eq!(err.code(), tonic::Code::OutOfRange, "{err:?}");
+    // Refused by blazar's bounded inflation, not after an unbounded one.
+    assert!(err.message().contains("decompressed"), "{err:?}");
+    // A compressed request within the limit is inflated and stored.
+    c.export(record("fits".into())).await.unwrap();
+    let (_, v) = srv.get_json("/api/v1/telemetry/logs?limit=10").await;
+    assert_eq!(v["logs"][0]["body"], "fits", "{v}");
+    let (s, _) = srv.get_json("/health").await;
     assert_eq!(s, 200);
 }

@@ -83,9 +83,18 @@ impl IssueRing {
     }
 
     /// Replaces the issues of `trace_id` with `found` (which may be empty).
-    pub(crate) fn replace(&mut self, trace_id: TraceId, found: &[TraceIssue]) {
+    /// Replaces the issues of `trace_id` with `found`; returns the patterns it did not have
+    /// before (what is new to announce when a trace completes again after a late span).
+    pub(crate) fn replace(&mut self, trace_id: TraceId, found: &[TraceIssue]) -> Vec<String> {
+        let mut before: Vec<String> = Vec::new();
         if self.per_trace.remove(&trace_id).is_some() {
             // A trace completes again only when a late span arrived: rare, so a scan is fine.
+            before = self
+                .issues
+                .iter()
+                .filter(|i| i.trace_id == trace_id)
+                .map(|i| i.pattern.clone())
+                .collect();
             self.issues.retain(|i| i.trace_id != trace_id);
         }
         for issue in found {
@@ -95,6 +104,11 @@ impl IssueRing {
             self.issues.push_back(issue.clone());
             *self.per_trace.entry(issue.trace_id).or_default() += 1;
         }
+        found
+            .iter()
+            .filter(|i| !before.contains(&i.pattern))
+            .map(|i| i.pattern.clone())
+            .collect()
     }
 
     fn evict_oldest(&mut self) {

@@ -100,16 +100,19 @@ impl Analysis {
     /// Analyses traces that just completed: stores their issues (replacing earlier issues of
     /// the same trace, evicting the oldest past capacity), adds their spans to the service
     /// graph (`now_ns`, when they completed, is the edges' `last_seen`), and returns the issues
-    /// found, for publishing as `anomaly` messages ([`issue_message`]).
+    /// that are new — a trace completing again after a late span returns only patterns it did
+    /// not match before — for publishing as `anomaly` messages ([`issue_message`]).
     pub fn on_completed(&self, views: &[TraceView], now_ns: UnixNanos) -> Vec<TraceIssue> {
         let found: Vec<(blazar_model::TraceId, Vec<TraceIssue>)> = views
             .iter()
             .map(|v| (v.summary.trace_id, self.analyze(v)))
             .collect();
+        let mut new = Vec::new();
         {
             let mut ring = self.issues.lock();
-            for (trace_id, issues) in &found {
-                ring.replace(*trace_id, issues);
+            for (trace_id, issues) in found {
+                let fresh = ring.replace(trace_id, &issues);
+                new.extend(issues.into_iter().filter(|i| fresh.contains(&i.pattern)));
             }
         }
         {
@@ -118,7 +121,7 @@ impl Analysis {
                 graph.add(v, Some(now_ns));
             }
         }
-        found.into_iter().flat_map(|(_, i)| i).collect()
+        new
     }
 
     /// Rebuilds issues and the service graph from traces already stored (at startup, so a
@@ -133,7 +136,7 @@ impl Analysis {
         for v in views {
             let v: &TraceView = v.borrow();
             let issues = self.analyze(v);
-            self.issues.lock().replace(v.summary.trace_id, &issues);
+            let _ = self.issues.lock().replace(v.summary.trace_id, &issues);
             self.graph.lock().add(v, None);
         }
     }

@@ -100,11 +100,22 @@ fn issues_filter_by_since_and_pattern_newest_first() {
 }
 
 #[test]
+fn a_trace_completed_again_announces_only_new_issues() {
+    let a = Analysis::new(default_patterns(), 10);
+    assert_eq!(a.on_completed(&[slow(1, 0)], 0).len(), 1);
+    // A late span re-completes it with the same finding: nothing new to publish or count.
+    assert!(a.on_completed(&[slow(1, 0)], 1).is_empty());
+    assert_eq!(a.issues(0, None, 100).len(), 1);
+}
+
+#[test]
 fn a_trace_completed_again_replaces_its_issues() {
     let a = Analysis::new(default_patterns(), 10);
     a.on_completed(&[slow(1, 0)], 0);
     let again = a.on_completed(&[failing(1, 0)], 1);
-    assert_eq!(again.len(), 2);
+    // Stored: both findings of the new shape; announced: only the one it did not have.
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].pattern, "cascading_failures");
     assert_eq!(a.issues(0, None, 100).len(), 2);
     assert_eq!(a.stats().issues, 2);
 }

@@ -31,7 +31,7 @@ pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Resul
         return Ok(bytes);
     }
     let mut out = Vec::new();
-    let mut dec = flate2::read::GzDecoder::new(bytes.as_ref()).take(limit as u64 + 1);
+    let mut dec = flate2::read::MultiGzDecoder::new(bytes.as_ref()).take(limit as u64 + 1);
     dec.read_to_end(&mut out)
         .map_err(|e| ApiError::invalid("body", format!("not valid gzip: {e}")))?;
     if out.len() > limit {

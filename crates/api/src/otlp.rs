@@ -20,19 +20,18 @@ pub struct Accepted {
     pub message: String,
 }
 
-/// Most reasons quoted in one partial-success message.
-const MAX_REASONS: usize = 5;
-
+/// Returns the partial-success message: the first reasons (one per refused item, at most
+/// [`blazar_otlp::MAX_ERRORS`]) and how many more items were refused.
 fn summarise(rejected: u64, errors: &[String]) -> String {
     if rejected == 0 {
         return String::new();
     }
     let shown: Vec<&str> = errors
         .iter()
-        .take(MAX_REASONS)
+        .take(blazar_otlp::MAX_ERRORS)
         .map(String::as_str)
         .collect();
-    let more = errors.len().saturating_sub(shown.len());
+    let more = rejected.saturating_sub(shown.len() as u64);
     let mut msg = shown.join("; ");
     if more > 0 {
         msg.push_str(&format!("; and {more} more"));
@@ -100,24 +99,34 @@ pub fn ingest_metrics(
 ) -> Result<Accepted, ApiError> {
     let mapped = blazar_otlp::map_metrics(req, now_ns, limits);
     count_rejected(store, Signal::Metrics, mapped.rejected);
-    let mut rejected = mapped.rejected;
-    let mut errors = mapped.errors;
+    let rejected = mapped.rejected;
+    let mut message = summarise(rejected, &mapped.errors);
     if !mapped.items.series.is_empty() {
         let out = store.write_series(&mapped.items)?;
-        // Samples of new series over `limits.max_series` were not stored: say so, so the
-        // sender sees it without retrying (a retry would be refused again).
+        // Samples the store dropped (new series past `limits.max_series`, stale or repeated
+        // timestamps) are not data points, so they are not in `rejected`; the message says so
+        // (OTLP allows a message with nothing rejected, as a warning), and `/metrics` counts them.
+        let mut notes = Vec::new();
         if out.over_series_limit > 0 {
-            rejected += out.over_series_limit as u64;
-            errors.push(format!(
-                "{} samples of new series over limits.max_series were dropped",
+            notes.push(format!(
+                "{} samples of new series past limits.max_series were dropped",
                 out.over_series_limit
             ));
         }
+        if out.out_of_order > 0 {
+            notes.push(format!(
+                "{} samples not newer than their series' latest were dropped",
+                out.out_of_order
+            ));
+        }
+        if !notes.is_empty() {
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(&notes.join("; "));
+        }
     }
-    Ok(Accepted {
-        rejected,
-        message: summarise(rejected, &errors),
-    })
+    Ok(Accepted { rejected, message })
 }
 
 /// A malformed request (e.g. an id of the wrong size): counted, and refused whole.

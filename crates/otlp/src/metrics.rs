@@ -270,6 +270,12 @@ impl Cx<'_> {
                         &at,
                         i,
                         |pt| {
+                            if p.quantile_values.len() > MAX_BUCKETS {
+                                return Err(format!(
+                                    "quantileValues: {} quantiles, more than the {MAX_BUCKETS} one point may have",
+                                    p.quantile_values.len()
+                                ));
+                            }
                             for q in &p.quantile_values {
                                 pt.push(
                                     &name,
@@ -383,6 +389,9 @@ fn point_labels(
     Ok(m.into_iter().collect())
 }
 
+/// Most explicit bounds (or summary quantiles) one data point may carry.
+pub(crate) const MAX_BUCKETS: usize = 1000;
+
 fn histogram(
     pt: &mut Point<'_>,
     name: &str,
@@ -390,6 +399,13 @@ fn histogram(
 ) -> Result<(), String> {
     let bucket = format!("{name}_bucket");
     if !p.bucket_counts.is_empty() {
+        // Each bound becomes a series: bound what one point may create before any store limit.
+        if p.explicit_bounds.len() > MAX_BUCKETS {
+            return Err(format!(
+                "explicitBounds: {} bounds, more than the {MAX_BUCKETS} one point may have",
+                p.explicit_bounds.len()
+            ));
+        }
         if p.bucket_counts.len() != p.explicit_bounds.len() + 1 {
             return Err(format!(
                 "bucketCounts: expected {} counts for {} explicitBounds, got {}",

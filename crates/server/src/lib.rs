@@ -122,6 +122,19 @@ pub async fn run(
     // Order: the listener is closed (no new writes); upkeep tasks stop; the WAL is flushed.
     stop.cancel();
     tracker.wait().await;
+    // Traces still in their quiet period are decided now (sampling, span metrics, analysis):
+    // after a restart they would count as already completed.
+    let (s, a) = (store.clone(), state.analysis.clone());
+    let finished = tokio::task::spawn_blocking(move || {
+        let now = tasks::now_ns();
+        let views = s.complete_traces_now(now);
+        let _ = a.on_completed(&views, now);
+        views.len()
+    })
+    .await;
+    if let Ok(n) = finished {
+        tracing::info!(traces = n, "completed open traces at shutdown");
+    }
     store.sync_wal().context("final wal sync")?;
     tracing::info!("stopped");
     Ok(())

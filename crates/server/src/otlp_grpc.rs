@@ -36,31 +36,183 @@ struct Otlp {
 }
 
 impl Otlp {
-    /// Runs `work` on the blocking pool (it writes the WAL) under a write permit.
-    async fn run<F>(&self, signal: blazar_otlp::Signal, work: F) -> Result<Accepted, Status>
+    /// Runs `work` on the blocking pool (it writes the WAL). The write permit was taken by
+    /// [`Admission`] before the request body was read.
+    async fn run<F>(&self, work: F) -> Result<Accepted, Status>
     where
         F: FnOnce(&AppState) -> Result<Accepted, ApiError> + Send + 'static,
     {
-        let Ok(permit) = self.state.write_permits.clone().try_acquire_owned() else {
-            self.state.store.self_metrics().rejected(
-                blazar_api::otlp::store_signal(signal),
-                blazar_store::RejectReason::Overloaded,
-                1,
-            );
-            return Err(retryable(
-                Code::ResourceExhausted,
-                "server: too many writes in flight (server.max_inflight_writes); retry later",
-            ));
-        };
         let state = self.state.clone();
-        let out = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            work(&state)
-        })
-        .await
-        .map_err(|e| Status::internal(format!("otlp worker: {e}")))?;
+        let out = tokio::task::spawn_blocking(move || work(&state))
+            .await
+            .map_err(|e| Status::internal(format!("otlp worker: {e}")))?;
         out.map_err(to_status)
     }
+}
+
+/// In front of the tonic services: takes a write permit before anything is read (a flood gets
+/// RESOURCE_EXHAUSTED with RetryInfo, and memory stays bounded by `max_inflight_writes` ×
+/// `max_body_bytes`), reads the body within `server.max_body_bytes`, and inflates gzip frames
+/// itself with the same bound. tonic's own decompression checks only the compressed size, so a
+/// small gzip bomb would otherwise inflate without limit.
+#[derive(Clone)]
+struct Admission<S> {
+    inner: S,
+    state: AppState,
+}
+
+#[derive(Clone)]
+struct AdmissionLayer {
+    state: AppState,
+}
+
+impl<S> tower::Layer<S> for AdmissionLayer {
+    type Service = Admission<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        Admission {
+            inner,
+            state: self.state.clone(),
+        }
+    }
+}
+
+type GrpcRequest = http::Request<tonic::body::Body>;
+type GrpcResponse = http::Response<tonic::body::Body>;
+
+impl<S> tower::Service<GrpcRequest> for Admission<S>
+where
+    S: tower::Service<GrpcRequest, Response = GrpcResponse> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = GrpcResponse;
+    type Error = S::Error;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<GrpcResponse, S::Error>> + Send + 'static>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: GrpcRequest) -> Self::Future {
+        // The ready service handles this call; a fresh clone waits for the next one.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let signal = signal_of(req.uri().path());
+            let reject = |reason, status: Status| {
+                state.store.self_metrics().rejected(signal, reason, 1);
+                Ok(status.into_http())
+            };
+            let Ok(permit) = state.write_permits.clone().try_acquire_owned() else {
+                return reject(
+                    blazar_store::RejectReason::Overloaded,
+                    retryable(
+                        Code::ResourceExhausted,
+                        "server: too many writes in flight (server.max_inflight_writes); retry later",
+                    ),
+                );
+            };
+            let max = state.settings.read().max_body_bytes;
+            let (mut parts, body) = req.into_parts();
+            // Frame headers (5 bytes) ride on top of the message limit.
+            let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                body,
+                max.saturating_add(64),
+            ))
+            .await;
+            let Ok(bytes) = read.map(http_body_util::Collected::to_bytes) else {
+                return reject(
+                    blazar_store::RejectReason::TooLarge,
+                    Status::out_of_range(format!(
+                        "body: larger than the limit of {max} bytes (server.max_body_bytes), or unreadable"
+                    )),
+                );
+            };
+            let gzip = parts
+                .headers
+                .get("grpc-encoding")
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+            let bytes = if gzip {
+                match inflate_frames(&bytes, max) {
+                    Ok(b) => {
+                        parts.headers.remove("grpc-encoding");
+                        b
+                    }
+                    Err((code, message)) => {
+                        return reject(
+                            blazar_store::RejectReason::Invalid,
+                            Status::new(code, message),
+                        )
+                    }
+                }
+            } else {
+                bytes
+            };
+            let req = http::Request::from_parts(
+                parts,
+                tonic::body::Body::new(http_body_util::Full::new(bytes)),
+            );
+            let out = inner.call(req).await;
+            drop(permit);
+            out
+        })
+    }
+}
+
+/// The signal a gRPC method carries, for counting refusals.
+fn signal_of(path: &str) -> blazar_store::Signal {
+    if path.contains(".trace.") {
+        blazar_store::Signal::Spans
+    } else if path.contains(".logs.") {
+        blazar_store::Signal::Logs
+    } else {
+        blazar_store::Signal::Metrics
+    }
+}
+
+/// Rewrites gRPC length-prefixed frames so none is compressed: each gzip frame is inflated to
+/// at most `max` bytes (a larger one is OUT_OF_RANGE, as tonic answers an oversized message).
+fn inflate_frames(body: &[u8], max: usize) -> Result<bytes::Bytes, (Code, String)> {
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
+    let mut rest = body;
+    while !rest.is_empty() {
+        let header = rest.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok());
+        let (Some(&flag), Some(len)) = (rest.first(), header) else {
+            return Err((Code::InvalidArgument, "grpc frame: truncated header".into()));
+        };
+        let len = u32::from_be_bytes(len) as usize;
+        let Some(frame) = rest.get(5..5usize.saturating_add(len)) else {
+            return Err((
+                Code::InvalidArgument,
+                "grpc frame: truncated message".into(),
+            ));
+        };
+        let message = if flag == 1 {
+            blazar_otlp::gunzip(frame, max).map_err(|e| {
+                let code = if e.to_string().contains("limit") {
+                    Code::OutOfRange
+                } else {
+                    Code::InvalidArgument
+                };
+                (code, e.to_string())
+            })?
+        } else {
+            frame.to_vec()
+        };
+        let Ok(n) = u32::try_from(message.len()) else {
+            return Err((Code::OutOfRange, "grpc frame: message too large".into()));
+        };
+        out.push(0);
+        out.extend_from_slice(&n.to_be_bytes());
+        out.extend_from_slice(&message);
+        rest = rest.get(5 + len..).unwrap_or_default();
+    }
+    Ok(bytes::Bytes::from(out))
 }
 
 /// A gRPC status for an API error, with the code OTLP prescribes.
@@ -131,12 +283,6 @@ fn retryable(code: Code, message: &str) -> Status {
     )
 }
 
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-}
-
 #[tonic::async_trait]
 impl TraceService for Otlp {
     async fn export(
@@ -145,14 +291,14 @@ impl TraceService for Otlp {
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
         let req = request.into_inner();
         let out = self
-            .run(blazar_otlp::Signal::Traces, move |s| {
-                blazar_api::otlp::ingest_traces(&s.store, req, now_ns())
-            })
+            .run(move |s| blazar_api::otlp::ingest_traces(&s.store, req, crate::tasks::now_ns()))
             .await?;
         Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (out.rejected > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: i64::try_from(out.rejected).unwrap_or(i64::MAX),
-                error_message: out.message,
+            partial_success: (out.rejected > 0 || !out.message.is_empty()).then(|| {
+                ExportTracePartialSuccess {
+                    rejected_spans: i64::try_from(out.rejected).unwrap_or(i64::MAX),
+                    error_message: out.message,
+                }
             }),
         }))
     }
@@ -166,15 +312,17 @@ impl MetricsService for Otlp {
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
         let req = request.into_inner();
         let out = self
-            .run(blazar_otlp::Signal::Metrics, move |s| {
+            .run(move |s| {
                 let limits = s.settings.read().limits;
-                blazar_api::otlp::ingest_metrics(&s.store, req, now_ns(), &limits)
+                blazar_api::otlp::ingest_metrics(&s.store, req, crate::tasks::now_ns(), &limits)
             })
             .await?;
         Ok(Response::new(ExportMetricsServiceResponse {
-            partial_success: (out.rejected > 0).then(|| ExportMetricsPartialSuccess {
-                rejected_data_points: i64::try_from(out.rejected).unwrap_or(i64::MAX),
-                error_message: out.message,
+            partial_success: (out.rejected > 0 || !out.message.is_empty()).then(|| {
+                ExportMetricsPartialSuccess {
+                    rejected_data_points: i64::try_from(out.rejected).unwrap_or(i64::MAX),
+                    error_message: out.message,
+                }
             }),
         }))
     }
@@ -188,14 +336,14 @@ impl LogsService for Otlp {
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
         let req = request.into_inner();
         let out = self
-            .run(blazar_otlp::Signal::Logs, move |s| {
-                blazar_api::otlp::ingest_logs(&s.store, req, now_ns())
-            })
+            .run(move |s| blazar_api::otlp::ingest_logs(&s.store, req, crate::tasks::now_ns()))
             .await?;
         Ok(Response::new(ExportLogsServiceResponse {
-            partial_success: (out.rejected > 0).then(|| ExportLogsPartialSuccess {
-                rejected_log_records: i64::try_from(out.rejected).unwrap_or(i64::MAX),
-                error_message: out.message,
+            partial_success: (out.rejected > 0 || !out.message.is_empty()).then(|| {
+                ExportLogsPartialSuccess {
+                    rejected_log_records: i64::try_from(out.rejected).unwrap_or(i64::MAX),
+                    error_message: out.message,
+                }
             }),
         }))
     }
@@ -211,24 +359,26 @@ pub(crate) async fn serve(
     stop: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
     let max = state.settings.read().max_body_bytes;
-    let svc = Otlp { state };
+    let svc = Otlp {
+        state: state.clone(),
+    };
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    // No `accept_compressed`: `Admission` inflates gzip frames with a bound; tonic then sees
+    // plain frames (and answers UNIMPLEMENTED for encodings other than gzip).
     tonic::transport::Server::builder()
+        .layer(AdmissionLayer { state })
         .add_service(
             TraceServiceServer::new(svc.clone())
-                .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max),
         )
         .add_service(
             MetricsServiceServer::new(svc.clone())
-                .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max),
         )
         .add_service(
             LogsServiceServer::new(svc)
-                .accept_compressed(CompressionEncoding::Gzip)
                 .send_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(max),
         )

@@ -197,13 +197,21 @@ impl Store {
     /// may keep the fragment). If the WAL refuses the write, nothing is dropped (every trace
     /// is kept) and that pass's span metrics are lost (logged).
     pub fn complete_traces(&self, now_ns: i64) -> Vec<TraceView> {
-        let (quiet, sampler, limits) = {
+        let quiet = self.settings.read().completion_quiet_ns;
+        self.complete_traces_after(now_ns, quiet)
+    }
+
+    /// At shutdown: completes every trace whose root has ended without waiting for the quiet
+    /// period, so traces still in it are sampled and counted in span metrics before the
+    /// process stops (a restart treats every replayed root-ended trace as completed).
+    pub fn complete_traces_now(&self, now_ns: i64) -> Vec<TraceView> {
+        self.complete_traces_after(now_ns, 0)
+    }
+
+    fn complete_traces_after(&self, now_ns: i64, quiet: i64) -> Vec<TraceView> {
+        let (sampler, limits) = {
             let s = self.settings.read();
-            (
-                s.completion_quiet_ns,
-                TailSampler::from_settings(&s),
-                s.limits,
-            )
+            (TailSampler::from_settings(&s), s.limits)
         };
         // Under the WAL lock: the drop records and the removal must not interleave with a
         // span write, or replay would disagree with memory.
@@ -276,13 +284,15 @@ impl Store {
                 kept.append(&mut dropped);
             }
         }
+        // Writers wait on the WAL lock: copy the kept traces after releasing it (a span arriving
+        // meanwhile just shows up in the view and makes its trace pending again).
+        drop(wal);
         let views: Vec<TraceView> = {
             let traces = self.mem.traces.read();
             kept.iter()
                 .filter_map(|t| traces.trace(t.trace_id))
                 .collect()
         };
-        drop(wal);
         for v in &views {
             self.bus.publish(Message {
                 kind: MessageKind::TraceCompleted,

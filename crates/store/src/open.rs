@@ -106,10 +106,12 @@ impl Store {
                 "skipped wal records that did not decode"
             );
         }
-        // Traces that were complete before the restart were announced then; mark them so the
-        // completion task does not publish them all again.
-        // Their spans were counted in the span metrics then too (the WAL holds those samples),
-        // so a late span re-completing one counts only itself.
+        // Every replayed trace whose root has ended counts as completed: those completed before
+        // the restart were announced, sampled and counted in the span metrics then (the WAL
+        // holds those samples), and a clean shutdown completes the rest (`complete_traces_now`).
+        // Only after a crash are traces that were still in their quiet period taken as they
+        // are: kept, not counted in span metrics, not announced. A late span re-completing one
+        // counts only itself.
         let already = {
             let mut traces = mem.traces.write();
             let done = traces.take_completed(i64::MAX, 0);

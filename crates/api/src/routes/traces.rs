@@ -72,31 +72,44 @@ pub(crate) async fn one(
     let tid: TraceId = id
         .parse()
         .map_err(|e| ApiError::invalid("trace_id", format!("{e}, got {id:?}")))?;
-    let view = state.store.trace(tid).ok_or_else(|| {
+    let store = state.store.clone();
+    // A trace may hold `max_trace_length` spans: copy, render and walk it off the async workers.
+    let (view, spans, path) = tokio::task::spawn_blocking(move || {
+        let view = store.trace(tid)?;
+        let spans: Vec<Value> = view
+            .spans
+            .iter()
+            .map(|s| {
+                let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
+                if let Some(o) = v.as_object_mut() {
+                    o.insert(
+                        "start_time".into(),
+                        json!(format_rfc3339_nanos(s.start_unix_nano)),
+                    );
+                    o.insert(
+                        "duration_ms".into(),
+                        json!(s.duration_nanos().map(|d| d as f64 / 1e6)),
+                    );
+                }
+                v
+            })
+            .collect();
+        let path = blazar_analysis::critical_path(&view);
+        Some((view, spans, path))
+    })
+    .await
+    .map_err(|e| {
+        ApiError::new(
+            blazar_model::ErrorKind::Internal,
+            format!("trace worker: {e}"),
+        )
+    })?
+    .ok_or_else(|| {
         ApiError::from(StoreError::NotFound {
             field: "trace_id".into(),
             message: format!("no trace {tid}"),
         })
     })?;
-    let spans: Vec<Value> = view
-        .spans
-        .iter()
-        .map(|s| {
-            let mut v = serde_json::to_value(s).unwrap_or(Value::Null);
-            if let Some(o) = v.as_object_mut() {
-                o.insert(
-                    "start_time".into(),
-                    json!(format_rfc3339_nanos(s.start_unix_nano)),
-                );
-                o.insert(
-                    "duration_ms".into(),
-                    json!(s.duration_nanos().map(|d| d as f64 / 1e6)),
-                );
-            }
-            v
-        })
-        .collect();
-    let path = blazar_analysis::critical_path(&view);
     Ok(Json(json!({
         "trace": blazar_store::summary_json(&view.summary),
         "spans": spans,
