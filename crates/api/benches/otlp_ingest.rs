@@ -21,6 +21,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
 
+// The binary's allocator, so the figures are the server's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const NOW_NS: i64 = 1_800_000_000_000_000_000;
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -143,8 +147,9 @@ fn metrics(series_copies: usize, step: u64) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let limits = Limits::default();
-    let (store, _dir) = open();
     let mut g = c.benchmark_group("otlp_ingest");
+    // One store per signal, so one signal's data does not slow the next one's measurement.
+    let (store, _dir) = open();
 
     let spans = 125 * 8;
     g.throughput(Throughput::Elements(spans));
@@ -159,6 +164,7 @@ fn bench(c: &mut Criterion) {
         )
     });
 
+    let (store, _dir2) = open();
     let records = 91 * 11;
     g.throughput(Throughput::Elements(records));
     g.bench_function(format!("logs_protobuf_{records}_records"), |b| {
@@ -172,6 +178,7 @@ fn bench(c: &mut Criterion) {
         )
     });
 
+    let (store, _dir3) = open();
     // 15 points x 67 copies ≈ 1000 data points (histograms expand to 13 series each).
     let points = 15 * 67;
     let step = AtomicU64::new(1);
