@@ -27,6 +27,9 @@ pub(crate) struct Memory {
     /// back under a new ref after retention removed the series, or the ref was reused), mapped
     /// to the live ref their samples belong to.
     remap: parking_lot::Mutex<HashMap<SeriesRef, SeriesRef>>,
+    /// Replay only: the last resource map seen, so consecutive spans and log records of one
+    /// resource (one request's worth, logged together) share it again as they did live.
+    replay_resource: parking_lot::Mutex<blazar_model::Resource>,
 }
 
 impl Memory {
@@ -39,6 +42,7 @@ impl Memory {
             traces: RwLock::new(TraceStore::new(settings.traces)),
             logs: RwLock::new(LogStore::new(settings.logs)),
             remap: parking_lot::Mutex::new(HashMap::new()),
+            replay_resource: parking_lot::Mutex::new(blazar_model::Resource::default()),
         }
     }
 
@@ -161,16 +165,34 @@ impl Memory {
             Record::EventAt(seq, e) => {
                 self.events.write().insert_with_seq(*e, seq);
             }
-            Record::Span(s) => {
+            Record::Span(mut s) => {
+                self.share_resource(&mut s.resource);
                 let at = s.end_unix_nano.unwrap_or(s.start_unix_nano);
                 if self.traces.write().upsert_span(*s, at).is_err() {
                     return false;
                 }
             }
-            Record::Log(l) => {
+            Record::Log(mut l) => {
+                self.share_resource(&mut l.resource);
                 self.logs.write().insert(*l);
             }
         }
         true
+    }
+}
+
+impl Memory {
+    /// Replaces `resource` with the previous record's map when equal (the WAL holds one copy
+    /// per record; memory shares one per resource).
+    fn share_resource(&self, resource: &mut blazar_model::Resource) {
+        if resource.is_empty() {
+            return;
+        }
+        let mut last = self.replay_resource.lock();
+        if *last == *resource {
+            *resource = last.clone();
+        } else {
+            *last = resource.clone();
+        }
     }
 }

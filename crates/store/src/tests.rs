@@ -400,3 +400,32 @@ fn span_metrics_count_every_span_once() {
         Some(10.0)
     );
 }
+
+#[test]
+fn replayed_spans_of_one_resource_share_its_map_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let resource: blazar_model::Resource = Arc::new(
+        [("service.name".to_string(), serde_json::json!("orders"))]
+            .into_iter()
+            .collect(),
+    );
+    let spans: Vec<Span> = (1..=3u8)
+        .map(|i| Span {
+            resource: resource.clone(),
+            ..span(7, i, (i > 1).then_some(1), 10, SpanStatus::Ok)
+        })
+        .collect();
+    {
+        let store = open(dir.path());
+        store.write_spans(spans, T0).unwrap();
+    }
+    let store = open(dir.path());
+    let view = store.trace(TraceId([7; 16])).unwrap();
+    assert_eq!(view.spans.len(), 3);
+    let first = &view.spans[0].resource;
+    assert_eq!(
+        first.get("service.name"),
+        Some(&serde_json::json!("orders"))
+    );
+    assert!(view.spans.iter().all(|s| Arc::ptr_eq(&s.resource, first)));
+}
