@@ -271,7 +271,9 @@ async fn service_graph_and_issues_survive_a_restart() {
     };
     let srv = TestServer::start_with(restart).await;
     assert_eq!(graph(&srv).await, before);
-    // The traces complete again after the restart: still counted once, issues not doubled.
+    // Replayed traces count as completed: a few completion ticks (250 ms each) after the
+    // restart must not add them to the graph again or double their issues. Waiting is the only
+    // way to see that nothing happens.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
     assert_eq!(graph(&srv).await, before);
     let issues = wait_issues(&srv, 2).await;
