@@ -7,6 +7,7 @@ mod procfs;
 mod replay;
 mod report;
 mod series;
+mod stats;
 
 use std::net::IpAddr;
 use std::path::PathBuf;

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::replay::Outcome;
+use crate::stats::{quantile, round};
 
 /// The target's resources around the run, when `--pid` was given.
 #[derive(Debug, Clone, Copy)]
@@ -32,17 +33,6 @@ pub(crate) struct Report<'a> {
     pub(crate) loadgen_cpu_s: f64,
 }
 
-/// Returns the `p`-quantile (0..=1) of sorted values by the nearest-rank method.
-fn quantile(sorted: &[u64], p: f64) -> u64 {
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0)
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
-
 impl Report<'_> {
     /// Returns the one-line JSON summary.
     pub(crate) fn to_json(&self) -> Value {
@@ -50,11 +40,7 @@ impl Report<'_> {
         let mut lat = o.latencies_us.clone();
         lat.sort_unstable();
         let secs = o.elapsed.as_secs_f64();
-        let per_s = if secs > 0.0 {
-            o.ok_samples as f64 / secs
-        } else {
-            0.0
-        };
+        let per_s = crate::stats::per_s(o.ok_samples, secs);
         let statuses: serde_json::Map<String, Value> = o
             .statuses
             .iter()

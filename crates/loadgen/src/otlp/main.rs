@@ -9,6 +9,8 @@ mod patch;
 mod procfs;
 mod report;
 mod send;
+#[path = "../stats.rs"]
+mod stats;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

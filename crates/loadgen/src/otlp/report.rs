@@ -5,6 +5,7 @@ use serde_json::{json, Value};
 
 use crate::gen::Signal;
 use crate::send::Outcome;
+use crate::stats::{per_s, quantile, round};
 
 /// The target's resources around the run, when `--pid` was given.
 #[derive(Debug, Clone, Copy)]
@@ -32,25 +33,6 @@ pub(crate) struct Report<'a> {
     pub(crate) outcome: &'a Outcome,
     pub(crate) usage: Option<TargetUsage>,
     pub(crate) loadgen_cpu_s: f64,
-}
-
-/// Returns the `p`-quantile (0..=1) of sorted values by the nearest-rank method.
-fn quantile(sorted: &[u64], p: f64) -> u64 {
-    let rank = (p * sorted.len() as f64).ceil() as usize;
-    sorted.get(rank.saturating_sub(1)).copied().unwrap_or(0)
-}
-
-fn round(v: f64, digits: i32) -> f64 {
-    let f = 10f64.powi(digits);
-    (v * f).round() / f
-}
-
-fn per_s(n: u64, secs: f64) -> f64 {
-    if secs > 0.0 {
-        n as f64 / secs
-    } else {
-        0.0
-    }
 }
 
 impl Report<'_> {
