@@ -214,23 +214,9 @@ async fn writes_past_the_inflight_limit_get_429_with_retry_after() {
     })
     .await;
     // Hold the only permit with a request whose body is still arriving.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    }));
-    let held = tokio::spawn(
-        srv.client
-            .post(srv.url("/api/v1/telemetry/events"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send(),
-    );
-    tx.send(Ok(b"{\"event_type\": ".to_vec())).await.unwrap();
-    crate::support::eventually("the held request to take the permit", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["server"]["writes_in_flight"] == 1).then_some(())
-    })
-    .await;
+    let held = srv
+        .hold_write("/api/v1/telemetry/events", b"{\"event_type\": ")
+        .await;
     let r = srv
         .client
         .post(srv.url("/api/v1/telemetry/metrics"))
@@ -248,9 +234,9 @@ async fn writes_past_the_inflight_limit_get_429_with_retry_after() {
     // Reads are not limited.
     let (s, _) = srv.get_json("/api/v1/telemetry/stats").await;
     assert_eq!(s, 200);
-    tx.send(Ok(b"\"held.e\"}".to_vec())).await.unwrap();
-    drop(tx);
-    assert_eq!(held.await.unwrap().unwrap().status(), 200);
+    held.tx.send(Ok(b"\"held.e\"}".to_vec())).await.unwrap();
+    drop(held.tx);
+    assert_eq!(held.request.await.unwrap().unwrap().status(), 200);
     let (s, _) = srv
         .post_json(
             "/api/v1/telemetry/metrics",

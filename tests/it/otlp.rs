@@ -655,23 +655,7 @@ async fn otlp_writes_past_the_inflight_limit_get_429_and_resource_exhausted() {
     })
     .await;
     // Hold the only permit with a request whose body is still arriving.
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
-    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|c| (c, rx))
-    }));
-    let held = tokio::spawn(
-        srv.client
-            .post(srv.url("/v1/logs"))
-            .header("content-type", "application/json")
-            .body(body)
-            .send(),
-    );
-    tx.send(Ok(b"{\"resourceLogs\": ".to_vec())).await.unwrap();
-    eventually("the held request to take the permit", || async {
-        let (_, s) = srv.get_json("/api/v1/telemetry/stats").await;
-        (s["server"]["writes_in_flight"] == 1).then_some(())
-    })
-    .await;
+    let held = srv.hold_write("/v1/logs", b"{\"resourceLogs\": ").await;
     let r = srv
         .client
         .post(srv.url("/v1/traces"))
@@ -703,9 +687,9 @@ async fn otlp_writes_past_the_inflight_limit_get_429_and_resource_exhausted() {
     assert_eq!(any.type_url, "type.googleapis.com/google.rpc.RetryInfo");
     let retry = RetryInfo::decode(&any.value[..]).unwrap();
     assert_eq!(retry.retry_delay.map(|d| d.seconds), Some(1));
-    tx.send(Ok(b"[]}".to_vec())).await.unwrap();
-    drop(tx);
-    assert_eq!(held.await.unwrap().unwrap().status(), 200);
+    held.tx.send(Ok(b"[]}".to_vec())).await.unwrap();
+    drop(held.tx);
+    assert_eq!(held.request.await.unwrap().unwrap().status(), 200);
     let req = ExportTraceServiceRequest::decode(&fixture("traces.grpc.pb")[..]).unwrap();
     c.export(req).await.unwrap();
 }

@@ -11,6 +11,12 @@ use serde_json::Value;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_blazar");
 
+/// A write request holding a permit (see [`TestServer::hold_write`]).
+pub struct HeldWrite {
+    pub tx: tokio::sync::mpsc::Sender<Result<Vec<u8>, std::io::Error>>,
+    pub request: tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+}
+
 pub struct TestServer {
     child: Option<Child>,
     pub base: String,
@@ -160,6 +166,30 @@ impl TestServer {
             (s["stream"]["subscribers"].as_u64() == Some(n)).then_some(())
         })
         .await;
+    }
+
+    /// Takes one write permit with a JSON POST to `path` whose body stops after `first`; returns
+    /// the sender of the rest (send it, then drop the sender, to finish) and the request.
+    pub async fn hold_write(&self, path: &str, first: &[u8]) -> HeldWrite {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(1);
+        let body =
+            reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|c| (c, rx))
+            }));
+        let request = tokio::spawn(
+            self.client
+                .post(self.url(path))
+                .header("content-type", "application/json")
+                .body(body)
+                .send(),
+        );
+        tx.send(Ok(first.to_vec())).await.unwrap();
+        eventually("the held request to take the permit", || async {
+            let (_, s) = self.get_json("/api/v1/telemetry/stats").await;
+            (s["server"]["writes_in_flight"] == 1).then_some(())
+        })
+        .await;
+        HeldWrite { tx, request }
     }
 
     pub fn url(&self, path: &str) -> String {
