@@ -238,7 +238,13 @@ impl Cx<'_> {
                                 return Err(format!("scale: {} is outside -10..=20", p.scale));
                             }
                             let mut last = 0u64;
-                            for (le, cum) in exphist::to_classic(p) {
+                            // Delta points must all write one `le` set (see `to_fixed_grid`).
+                            let buckets = if mode == SampleMode::Delta {
+                                exphist::to_fixed_grid(p)
+                            } else {
+                                exphist::to_classic(p)
+                            };
+                            for (le, cum) in buckets {
                                 pt.push(
                                     &format!("{name}_bucket"),
                                     Some((LE, format_float(le))),
