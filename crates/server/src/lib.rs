@@ -163,7 +163,13 @@ where
 async fn rebuild_analysis(store: &Arc<Store>, state: &AppState) {
     let (s, a) = (store.clone(), state.analysis.clone());
     let rebuilt = tokio::task::spawn_blocking(move || {
-        let summaries = s.traces(&blazar_signals::TraceQuery::default());
+        // Only traces that completed before the restart: the others complete (and are
+        // analysed, announced and counted) after it.
+        let summaries: Vec<_> = s
+            .traces(&blazar_signals::TraceQuery::default())
+            .into_iter()
+            .filter(|t| t.complete)
+            .collect();
         let n = summaries.len();
         a.rebuild(summaries.iter().filter_map(|t| s.trace(t.trace_id)));
         n

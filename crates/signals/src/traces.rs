@@ -389,6 +389,29 @@ impl TraceStore {
             .map_or(0, |t| t.count_ended(f))
     }
 
+    /// Marks the trace completed as [`TraceStore::take_completed`] would, with its ended spans
+    /// counted (replay of a completion logged before a restart); false for an unknown trace.
+    pub fn mark_completed(&mut self, trace_id: TraceId) -> bool {
+        let Some(trace) = self.traces.get_mut(&trace_id) else {
+            return false;
+        };
+        self.index
+            .pending
+            .remove(&(trace.last_activity_ns, trace_id));
+        trace.published = true;
+        trace.count_ended(|_| {});
+        true
+    }
+
+    /// Returns the ids of traces completed and not pending again (for checkpoints).
+    pub fn completed_ids(&self) -> Vec<TraceId> {
+        self.traces
+            .iter()
+            .filter(|(_, t)| t.published)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Removes the whole trace (a tail-sampling decision) from the store and every index;
     /// returns what went. A span of it arriving later starts a new trace entry.
     pub fn remove_trace(&mut self, trace_id: TraceId) -> Evicted {

@@ -19,6 +19,8 @@ struct Snapshot {
     instruments: Vec<crate::catalog::Instrument>,
     events: Vec<(u64, blazar_model::Event)>,
     spans: Vec<blazar_model::Span>,
+    /// Traces completed (announced, counted) at the snapshot: marked again after their spans.
+    completed: Vec<blazar_model::TraceId>,
     logs: Vec<blazar_model::LogRecord>,
 }
 
@@ -67,6 +69,7 @@ impl Store {
                     .map(|(seq, e)| (seq, e.clone()))
                     .collect(),
                 spans: self.mem.traces.read().iter_spans().cloned().collect(),
+                completed: self.mem.traces.read().completed_ids(),
                 logs: self.mem.logs.read().iter().cloned().collect(),
             };
             (covers, written, snap)
@@ -107,6 +110,10 @@ impl Store {
         }
         for s in &snap.spans {
             record::encode_json(&mut b, JsonTag::Span, s);
+            put(&mut b)?;
+        }
+        for id in &snap.completed {
+            record::encode_trace_completed(&mut b, *id);
             put(&mut b)?;
         }
         for l in &snap.logs {
@@ -262,6 +269,11 @@ impl Store {
         for t in &dropped {
             let mut b = Vec::with_capacity(17);
             record::encode_trace_dropped(&mut b, t.trace_id);
+            records.push(b);
+        }
+        for t in &kept {
+            let mut b = Vec::with_capacity(17);
+            record::encode_trace_completed(&mut b, t.trace_id);
             records.push(b);
         }
         match self.wal_append(&mut wal, &records) {

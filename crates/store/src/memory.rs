@@ -144,6 +144,9 @@ impl Memory {
                     },
                 );
             }
+            Record::TraceCompleted(id) => {
+                self.traces.write().mark_completed(id);
+            }
             Record::TraceDropped(id) => {
                 // Spans logged before the decision are removed with it; a span logged after
                 // it starts a new trace entry, as it did live.

@@ -106,26 +106,10 @@ impl Store {
                 "skipped wal records that did not decode"
             );
         }
-        // Every replayed trace whose root has ended counts as completed: those completed before
-        // the restart were announced, sampled and counted in the span metrics then (the WAL
-        // holds those samples), and a clean shutdown completes the rest (`complete_traces_now`).
-        // Only after a crash are traces that were still in their quiet period taken as they
-        // are: kept, not counted in span metrics, not announced. A late span re-completing one
-        // counts only itself.
-        let already = {
-            let mut traces = mem.traces.write();
-            let done = traces.take_completed(i64::MAX, 0);
-            for t in &done {
-                traces.count_ended_spans(t.trace_id, |_| {});
-            }
-            done.len()
-        };
-        if already > 0 {
-            tracing::debug!(
-                traces = already,
-                "replayed traces marked as already completed"
-            );
-        }
+        // Replayed traces come back completed exactly when a `TraceCompleted` record said so
+        // (their spans counted in the span metrics then, which the WAL holds). The rest — a
+        // trace in its quiet period at a crash — are pending and complete normally after the
+        // restart: sampled, counted, announced, analysed.
         let opts = WalOptions::new(&wal_dir)
             .with_segment_bytes(settings.segment_bytes)
             .with_fsync(settings.fsync);

@@ -37,6 +37,10 @@ pub(crate) enum Record {
     },
     /// A completed trace dropped by tail sampling: replay removes what it holds so far.
     TraceDropped(TraceId),
+    /// A trace completed and kept: replay marks it completed with its ended spans counted in
+    /// the span metrics, so a restart neither re-announces nor re-counts it, while a trace
+    /// still in its quiet period at a crash completes normally after the restart.
+    TraceCompleted(TraceId),
     /// Encoded chunks of one series (checkpoints only).
     Chunks {
         r: SeriesRef,
@@ -64,6 +68,7 @@ const SPAN: u8 = 11;
 const LOG: u8 = 12;
 const EVENT_AT: u8 = 13;
 const TRACE_DROPPED: u8 = 14;
+const TRACE_COMPLETED: u8 = 15;
 
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -182,6 +187,11 @@ pub(crate) fn encode_family(
 
 pub(crate) fn encode_trace_dropped(out: &mut Vec<u8>, id: TraceId) {
     out.push(TRACE_DROPPED);
+    out.extend_from_slice(&id.0);
+}
+
+pub(crate) fn encode_trace_completed(out: &mut Vec<u8>, id: TraceId) {
+    out.push(TRACE_COMPLETED);
     out.extend_from_slice(&id.0);
 }
 
@@ -389,6 +399,14 @@ fn decode_body(r: &mut Reader<'_>) -> Result<Record, DecodeError> {
             r.buf = rest;
             Ok(Record::TraceDropped(TraceId(*id)))
         }
+        TRACE_COMPLETED => {
+            let (id, rest) = r
+                .buf
+                .split_first_chunk::<16>()
+                .ok_or(DecodeError::Truncated)?;
+            r.buf = rest;
+            Ok(Record::TraceCompleted(TraceId(*id)))
+        }
         CHUNKS => {
             let sr = r.uvarint()?;
             let labels = r.labels()?;
@@ -503,6 +521,12 @@ mod tests {
         b.clear();
         encode_trace_dropped(&mut b, TraceId([7; 16]));
         assert_eq!(decode(&b).unwrap(), Record::TraceDropped(TraceId([7; 16])));
+        let mut b = Vec::new();
+        encode_trace_completed(&mut b, TraceId([8; 16]));
+        assert_eq!(
+            decode(&b).unwrap(),
+            Record::TraceCompleted(TraceId([8; 16]))
+        );
         assert!(decode(&b[..10]).is_err());
         b.clear();
         encode_chunks(&mut b, SeriesRef(3), &labels(), &[vec![1, 2, 3], vec![]]);

@@ -429,3 +429,54 @@ fn replayed_spans_of_one_resource_share_its_map_again() {
     );
     assert!(view.spans.iter().all(|s| Arc::ptr_eq(&s.resource, first)));
 }
+
+#[test]
+fn a_trace_quiet_at_a_crash_completes_after_the_restart_and_a_completed_one_does_not() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_tracing(dir.path(), 1.0);
+        // Trace 1 completes before the "crash"; trace 2 is still in its quiet period.
+        store
+            .write_spans(
+                vec![
+                    span(1, 1, None, 10, SpanStatus::Ok),
+                    span(1, 2, Some(1), 5, SpanStatus::Ok),
+                ],
+                T0,
+            )
+            .unwrap();
+        assert_eq!(store.complete_traces(T0 + 3 * SEC).len(), 1);
+        store
+            .write_spans(
+                vec![
+                    span(2, 3, None, 10, SpanStatus::Ok),
+                    span(2, 4, Some(3), 5, SpanStatus::Ok),
+                ],
+                T0 + 4 * SEC,
+            )
+            .unwrap();
+        assert_eq!(
+            calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+            Some(1.0)
+        );
+        // Dropped without a shutdown pass: the crash.
+    }
+    let store = open_tracing(dir.path(), 1.0);
+    let done = store.complete_traces(i64::MAX / 2);
+    assert_eq!(trace_ids(&done), [2], "only the trace that was still quiet");
+    assert_eq!(
+        calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+        Some(2.0),
+        "trace 2's span counted once, trace 1's not again"
+    );
+    // Through a checkpoint too: both are completed now and stay so.
+    store.checkpoint().unwrap();
+    drop(store);
+    let store = open_tracing(dir.path(), 1.0);
+    assert!(store.complete_traces(i64::MAX / 2).is_empty());
+    assert_eq!(
+        calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+        Some(2.0)
+    );
+    assert_eq!(store.stats().traces, 2);
+}
