@@ -7,6 +7,7 @@ mod logs;
 mod metrics;
 pub(crate) mod output;
 mod serve;
+mod services;
 mod status;
 mod table;
 mod tail;
@@ -78,6 +79,8 @@ enum ClientCommand {
     Analyze(analyze::AnalyzeArgs),
     /// List stored log records.
     Logs(logs::LogsArgs),
+    /// Show the service dependency graph built from completed traces.
+    Services,
     /// Follow the live stream until Ctrl-C.
     Tail(tail::TailArgs),
 }
@@ -123,6 +126,7 @@ async fn run_client(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<ExitCod
         ClientCommand::Trace(args) => traces::show(ctx, args).await,
         ClientCommand::Analyze(args) => analyze::run(ctx, args).await,
         ClientCommand::Logs(args) => logs::run(ctx, args).await,
+        ClientCommand::Services => services::run(ctx).await,
         ClientCommand::Tail(args) => tail::run(ctx, args).await,
     }
 }

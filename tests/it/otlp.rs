@@ -807,6 +807,14 @@ async fn an_otlp_trace_is_streamed_analysed_and_graphed_when_it_completes() {
         .collect();
     assert!(edges.contains(&("gateway".into(), "orders".into())), "{g}");
     assert!(edges.contains(&("orders".into(), "p2p-node".into())), "{g}");
+    // And through the CLI.
+    let (code, out, err) = crate::support::cli(&srv.base, &["services"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("gateway") && l.contains("orders")),
+        "{out}"
+    );
     // The trace carries its critical path; the bottleneck is the long discovery work.
     let (_, t) = srv
         .get_json(&format!("/api/v1/telemetry/traces/{TRACE_ID}"))

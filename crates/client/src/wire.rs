@@ -255,6 +255,42 @@ pub struct Issue {
     pub services: Vec<String>,
 }
 
+/// `GET /api/v1/telemetry/services`: the dependency graph from completed traces.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceGraph {
+    pub services: Vec<ServiceNode>,
+    pub edges: Vec<ServiceEdge>,
+}
+
+/// One service of the graph.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceNode {
+    pub name: String,
+    pub spans: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub calls_in: u64,
+    pub calls_out: u64,
+    pub last_seen: String,
+}
+
+/// Calls from one service to another (child spans of another service's spans).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceEdge {
+    pub caller: String,
+    pub callee: String,
+    pub calls: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub last_seen: String,
+}
+
 /// `GET /api/v1/telemetry/logs`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
