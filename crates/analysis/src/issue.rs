@@ -82,7 +82,6 @@ impl IssueRing {
         }
     }
 
-    /// Replaces the issues of `trace_id` with `found` (which may be empty).
     /// Replaces the issues of `trace_id` with `found`; returns the patterns it did not have
     /// before (what is new to announce when a trace completes again after a late span).
     pub(crate) fn replace(&mut self, trace_id: TraceId, found: &[TraceIssue]) -> Vec<String> {

@@ -54,6 +54,7 @@ pub(crate) fn view(mut spans: Vec<Span>) -> TraceView {
     let root = spans.first();
     TraceView {
         summary: TraceSummary {
+            ever_completed: false,
             trace_id: spans.first().map_or(TraceId([7; 16]), |s| s.trace_id),
             root_service: root.map(|r| r.service.clone()).unwrap_or_default(),
             root_name: root.map(|r| r.name.clone()).unwrap_or_default(),

@@ -238,13 +238,10 @@ impl Cx<'_> {
                                 return Err(format!("scale: {} is outside -10..=20", p.scale));
                             }
                             let mut last = 0u64;
-                            // Delta points must all write one `le` set (see `to_fixed_grid`).
-                            let buckets = if mode == SampleMode::Delta {
-                                exphist::to_fixed_grid(p)
-                            } else {
-                                exphist::to_classic(p)
-                            };
-                            for (le, cum) in buckets {
+                            // One fixed `le` set for every point of every series (see
+                            // `to_fixed_grid`): deltas accumulate bucket by bucket, and the
+                            // SDK rescaling a cumulative histogram leaves no stale buckets.
+                            for (le, cum) in exphist::to_fixed_grid(p) {
                                 pt.push(
                                     &format!("{name}_bucket"),
                                     Some((LE, format_float(le))),

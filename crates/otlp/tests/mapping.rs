@@ -392,10 +392,29 @@ fn exponential_histogram_becomes_classic_buckets() {
             )
         })
         .collect();
+    // Every point is written on the fixed 2^k grid (40 bounds, 2^-10 to 2^29) plus +Inf.
+    let buckets = got.iter().filter(|(n, _)| n.contains("_bucket")).count();
+    assert_eq!(buckets, 41);
+    let shown = [
+        "lat_seconds_bucket{le=1}",
+        "lat_seconds_bucket{le=2}",
+        "lat_seconds_bucket{le=4}",
+        "lat_seconds_bucket{le=8}",
+        "lat_seconds_bucket{le=16}",
+        "lat_seconds_bucket{le=+Inf}",
+        "lat_seconds_sum{le=}",
+        "lat_seconds_count{le=}",
+    ];
+    let got: Vec<(String, f64)> = got
+        .into_iter()
+        .filter(|(n, _)| shown.contains(&n.as_str()))
+        .collect();
     let want: Vec<(String, f64)> = [
+        ("lat_seconds_bucket{le=1}", 1.0),
         ("lat_seconds_bucket{le=2}", 3.0),
         ("lat_seconds_bucket{le=4}", 6.0),
         ("lat_seconds_bucket{le=8}", 10.0),
+        ("lat_seconds_bucket{le=16}", 10.0),
         ("lat_seconds_bucket{le=+Inf}", 10.0),
         ("lat_seconds_sum{le=}", 12.5),
         ("lat_seconds_count{le=}", 10.0),

@@ -128,7 +128,8 @@ pub async fn run(
     let finished = tokio::task::spawn_blocking(move || {
         let now = tasks::now_ns();
         let views = s.complete_traces_now(now);
-        let _ = a.on_completed(&views, now);
+        let issues = a.on_completed(&views, now);
+        tasks::count_issues(&s, &views, &issues, now);
         views.len()
     })
     .await;
@@ -163,12 +164,13 @@ where
 async fn rebuild_analysis(store: &Arc<Store>, state: &AppState) {
     let (s, a) = (store.clone(), state.analysis.clone());
     let rebuilt = tokio::task::spawn_blocking(move || {
-        // Only traces that completed before the restart: the others complete (and are
-        // analysed, announced and counted) after it.
+        // Only traces that completed before the restart (a trace pending again after a late
+        // span included, so its known issues are not announced twice): the others complete,
+        // and are analysed, announced and counted, after it.
         let summaries: Vec<_> = s
             .traces(&blazar_signals::TraceQuery::default())
             .into_iter()
-            .filter(|t| t.complete)
+            .filter(|t| t.ever_completed)
             .collect();
         let n = summaries.len();
         a.rebuild(summaries.iter().filter_map(|t| s.trace(t.trace_id)));

@@ -3,6 +3,7 @@
 //! admission; failures map onto the gRPC codes the OTLP specification prescribes, with a
 //! `RetryInfo` detail on RESOURCE_EXHAUSTED/UNAVAILABLE so SDKs retry after a pause.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use blazar_api::otlp::{grpc_code, Accepted};
@@ -25,6 +26,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
 };
+use tokio::sync::OwnedSemaphorePermit;
 use tokio_util::sync::CancellationToken;
 use tonic::codec::CompressionEncoding;
 use tonic::{Code, Request, Response, Status};
@@ -36,19 +38,41 @@ struct Otlp {
 }
 
 impl Otlp {
-    /// Runs `work` on the blocking pool (it writes the WAL). The write permit was taken by
-    /// [`Admission`] before the request body was read.
-    async fn run<F>(&self, work: F) -> Result<Accepted, Status>
+    /// Runs `work` on the blocking pool (it writes the WAL), holding the write permit
+    /// [`Admission`] took: the permit moves into the blocking task, so it is held until the work
+    /// is done even if the client's deadline drops the request future first.
+    async fn run<F>(
+        &self,
+        permit: Option<Arc<OwnedSemaphorePermit>>,
+        work: F,
+    ) -> Result<Accepted, Status>
     where
         F: FnOnce(&AppState) -> Result<Accepted, ApiError> + Send + 'static,
     {
         let state = self.state.clone();
-        let out = tokio::task::spawn_blocking(move || work(&state))
-            .await
-            .map_err(|e| Status::internal(format!("otlp worker: {e}")))?;
+        let out = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work(&state)
+        })
+        .await
+        .map_err(|e| Status::internal(format!("otlp worker: {e}")))?;
         out.map_err(to_status)
     }
 }
+
+/// The permit [`Admission`] puts in a request's extensions.
+fn permit_of<T>(request: &Request<T>) -> Option<Arc<OwnedSemaphorePermit>> {
+    request
+        .extensions()
+        .get::<Arc<OwnedSemaphorePermit>>()
+        .cloned()
+}
+
+/// tonic's message-size limit: above any `server.max_body_bytes`, which `Admission` enforces.
+const TONIC_MESSAGE_CEILING: usize = 1 << 30;
+
+/// How long a client may take to send a request body while holding a write permit.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// In front of the tonic services: takes a write permit before anything is read (a flood gets
 /// RESOURCE_EXHAUSTED with RetryInfo, and memory stays bounded by `max_inflight_writes` ×
@@ -119,28 +143,55 @@ where
             };
             let max = state.settings.read().max_body_bytes;
             let (mut parts, body) = req.into_parts();
-            // Frame headers (5 bytes) ride on top of the message limit.
-            let read = http_body_util::BodyExt::collect(http_body_util::Limited::new(
-                body,
-                max.saturating_add(64),
-            ))
+            // Frame headers (5 bytes) ride on top of the message limit; a client that holds the
+            // permit without sending its body is cut off.
+            let read = tokio::time::timeout(
+                BODY_READ_TIMEOUT,
+                http_body_util::BodyExt::collect(http_body_util::Limited::new(
+                    body,
+                    max.saturating_add(64),
+                )),
+            )
             .await;
-            let Ok(bytes) = read.map(http_body_util::Collected::to_bytes) else {
-                return reject(
-                    blazar_store::RejectReason::TooLarge,
-                    Status::out_of_range(format!(
-                        "body: larger than the limit of {max} bytes (server.max_body_bytes), or unreadable"
-                    )),
-                );
+            let bytes = match read {
+                Ok(Ok(c)) => c.to_bytes(),
+                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                    return reject(
+                        blazar_store::RejectReason::TooLarge,
+                        Status::out_of_range(format!(
+                            "body: larger than the limit of {max} bytes (server.max_body_bytes)"
+                        )),
+                    );
+                }
+                Ok(Err(e)) => {
+                    return reject(
+                        blazar_store::RejectReason::Invalid,
+                        Status::invalid_argument(format!("body: could not be read: {e}")),
+                    );
+                }
+                Err(_) => {
+                    return reject(
+                        blazar_store::RejectReason::Invalid,
+                        Status::deadline_exceeded(format!(
+                            "body: not received within {}s",
+                            BODY_READ_TIMEOUT.as_secs()
+                        )),
+                    );
+                }
             };
             let gzip = parts
                 .headers
                 .get("grpc-encoding")
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
             let bytes = if gzip {
-                match inflate_frames(&bytes, max) {
+                // Inflating up to `max` bytes is CPU work: off the async workers.
+                let inflated = tokio::task::spawn_blocking(move || inflate_frames(&bytes, max))
+                    .await
+                    .unwrap_or_else(|e| Err((Code::Internal, format!("inflate worker: {e}"))));
+                match inflated {
                     Ok(b) => {
                         parts.headers.remove("grpc-encoding");
+                        parts.headers.remove(http::header::CONTENT_LENGTH);
                         b
                     }
                     Err((code, message)) => {
@@ -153,13 +204,12 @@ where
             } else {
                 bytes
             };
+            parts.extensions.insert(Arc::new(permit));
             let req = http::Request::from_parts(
                 parts,
                 tonic::body::Body::new(http_body_util::Full::new(bytes)),
             );
-            let out = inner.call(req).await;
-            drop(permit);
-            out
+            inner.call(req).await
         })
     }
 }
@@ -178,40 +228,48 @@ fn signal_of(path: &str) -> blazar_store::Signal {
 /// Rewrites gRPC length-prefixed frames so none is compressed: each gzip frame is inflated to
 /// at most `max` bytes (a larger one is OUT_OF_RANGE, as tonic answers an oversized message).
 fn inflate_frames(body: &[u8], max: usize) -> Result<bytes::Bytes, (Code, String)> {
-    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(max));
-    let mut rest = body;
-    while !rest.is_empty() {
-        let header = rest.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok());
-        let (Some(&flag), Some(len)) = (rest.first(), header) else {
-            return Err((Code::InvalidArgument, "grpc frame: truncated header".into()));
-        };
-        let len = u32::from_be_bytes(len) as usize;
-        let Some(frame) = rest.get(5..5usize.saturating_add(len)) else {
+    // OTLP's Export calls are unary: exactly one message, so one frame.
+    let header = body.get(1..5).and_then(|b| <[u8; 4]>::try_from(b).ok());
+    let (Some(&flag), Some(len)) = (body.first(), header) else {
+        return Err((Code::InvalidArgument, "grpc frame: truncated header".into()));
+    };
+    let len = u32::from_be_bytes(len) as usize;
+    let Some(frame) = body.get(5..5usize.saturating_add(len)) else {
+        return Err((
+            Code::InvalidArgument,
+            "grpc frame: truncated message".into(),
+        ));
+    };
+    if body.len() != 5 + len {
+        return Err((
+            Code::InvalidArgument,
+            "grpc frame: a unary request carries one message".into(),
+        ));
+    }
+    let message = match flag {
+        0 => frame.to_vec(),
+        1 => blazar_otlp::gunzip(frame, max).map_err(|e| {
+            let code = if e.to_string().contains("limit") {
+                Code::OutOfRange
+            } else {
+                Code::InvalidArgument
+            };
+            (code, e.to_string())
+        })?,
+        other => {
             return Err((
                 Code::InvalidArgument,
-                "grpc frame: truncated message".into(),
-            ));
-        };
-        let message = if flag == 1 {
-            blazar_otlp::gunzip(frame, max).map_err(|e| {
-                let code = if e.to_string().contains("limit") {
-                    Code::OutOfRange
-                } else {
-                    Code::InvalidArgument
-                };
-                (code, e.to_string())
-            })?
-        } else {
-            frame.to_vec()
-        };
-        let Ok(n) = u32::try_from(message.len()) else {
-            return Err((Code::OutOfRange, "grpc frame: message too large".into()));
-        };
-        out.push(0);
-        out.extend_from_slice(&n.to_be_bytes());
-        out.extend_from_slice(&message);
-        rest = rest.get(5 + len..).unwrap_or_default();
-    }
+                format!("grpc frame: compressed flag {other} is not 0 or 1"),
+            ))
+        }
+    };
+    let Ok(n) = u32::try_from(message.len()) else {
+        return Err((Code::OutOfRange, "grpc frame: message too large".into()));
+    };
+    let mut out = Vec::with_capacity(5 + message.len());
+    out.push(0);
+    out.extend_from_slice(&n.to_be_bytes());
+    out.extend_from_slice(&message);
     Ok(bytes::Bytes::from(out))
 }
 
@@ -289,9 +347,12 @@ impl TraceService for Otlp {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let permit = permit_of(&request);
         let req = request.into_inner();
         let out = self
-            .run(move |s| blazar_api::otlp::ingest_traces(&s.store, req, crate::tasks::now_ns()))
+            .run(permit, move |s| {
+                blazar_api::otlp::ingest_traces(&s.store, req, crate::tasks::now_ns())
+            })
             .await?;
         Ok(Response::new(ExportTraceServiceResponse {
             partial_success: (out.rejected > 0 || !out.message.is_empty()).then(|| {
@@ -310,9 +371,10 @@ impl MetricsService for Otlp {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let permit = permit_of(&request);
         let req = request.into_inner();
         let out = self
-            .run(move |s| {
+            .run(permit, move |s| {
                 let limits = s.settings.read().limits;
                 blazar_api::otlp::ingest_metrics(&s.store, req, crate::tasks::now_ns(), &limits)
             })
@@ -334,9 +396,12 @@ impl LogsService for Otlp {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let permit = permit_of(&request);
         let req = request.into_inner();
         let out = self
-            .run(move |s| blazar_api::otlp::ingest_logs(&s.store, req, crate::tasks::now_ns()))
+            .run(permit, move |s| {
+                blazar_api::otlp::ingest_logs(&s.store, req, crate::tasks::now_ns())
+            })
             .await?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: (out.rejected > 0 || !out.message.is_empty()).then(|| {
@@ -358,7 +423,9 @@ pub(crate) async fn serve(
     state: AppState,
     stop: CancellationToken,
 ) -> Result<(), tonic::transport::Error> {
-    let max = state.settings.read().max_body_bytes;
+    // `Admission` enforces `server.max_body_bytes` per request (reloadable); tonic's own limit
+    // is only a ceiling above any sane setting.
+    let max = TONIC_MESSAGE_CEILING;
     let svc = Otlp {
         state: state.clone(),
     };
@@ -384,4 +451,61 @@ pub(crate) async fn serve(
         )
         .serve_with_incoming_shutdown(incoming, stop.cancelled_owned())
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(flag: u8, message: &[u8]) -> Vec<u8> {
+        let mut b = vec![flag];
+        b.extend_from_slice(&(message.len() as u32).to_be_bytes());
+        b.extend_from_slice(message);
+        b
+    }
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn one_gzip_frame_is_inflated_into_a_plain_one() {
+        let out = inflate_frames(&frame(1, &gzip(b"hello")), 100).unwrap();
+        assert_eq!(&out[..], &frame(0, b"hello")[..]);
+        let plain = inflate_frames(&frame(0, b"as is"), 100).unwrap();
+        assert_eq!(&plain[..], &frame(0, b"as is")[..]);
+    }
+
+    #[test]
+    fn bombs_extra_frames_bad_flags_and_truncation_are_refused() {
+        let bomb = frame(1, &gzip(&vec![0u8; 1 << 20]));
+        assert_eq!(
+            inflate_frames(&bomb, 64 << 10).unwrap_err().0,
+            Code::OutOfRange
+        );
+        let mut two = frame(1, &gzip(b"a"));
+        two.extend(frame(1, &gzip(b"b")));
+        assert_eq!(
+            inflate_frames(&two, 100).unwrap_err().0,
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            inflate_frames(&frame(2, b"x"), 100).unwrap_err().0,
+            Code::InvalidArgument
+        );
+        let whole = frame(0, b"abcdef");
+        assert_eq!(
+            inflate_frames(&whole[..whole.len() - 1], 100)
+                .unwrap_err()
+                .0,
+            Code::InvalidArgument
+        );
+        assert_eq!(
+            inflate_frames(&[1, 0], 100).unwrap_err().0,
+            Code::InvalidArgument
+        );
+    }
 }

@@ -129,7 +129,7 @@ pub(crate) fn spawn_all(
 
 /// Counts trace issues as the metric `trace_issues_total{pattern, severity, service}` (one
 /// series per pattern and root service), so alert rules and charts can use them.
-fn count_issues(
+pub(crate) fn count_issues(
     store: &Store,
     views: &[blazar_signals::TraceView],
     issues: &[blazar_analysis::TraceIssue],

@@ -12,6 +12,6 @@ pub use events::{EventQuery, EventStore, EventStoreOptions, Inserted};
 pub use logs::{LogQuery, LogStore, LogStoreOptions};
 pub use retention::Retention;
 pub use traces::{
-    Evicted, TraceQuery, TraceStore, TraceStoreError, TraceStoreOptions, TraceStoreStats,
-    TraceSummary, TraceView, Upserted,
+    CheckpointTrace, Evicted, TraceQuery, TraceStore, TraceStoreError, TraceStoreOptions,
+    TraceStoreStats, TraceSummary, TraceView, Upserted,
 };

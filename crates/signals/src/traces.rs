@@ -129,6 +129,9 @@ pub struct TraceSummary {
     pub status: SpanStatus,
     /// Whether [`TraceStore::take_completed`] has returned it with no span activity since.
     pub complete: bool,
+    /// Whether it completed at least once, even if a late span made it pending again.
+    #[serde(skip)]
+    pub ever_completed: bool,
 }
 
 /// One trace in full.
@@ -151,6 +154,18 @@ pub struct TraceStoreStats {
     pub open_spans: usize,
     /// Approximate bytes held.
     pub bytes: usize,
+}
+
+/// One trace as a checkpoint writes it (see [`TraceStore::checkpoint_traces`]).
+#[derive(Debug, Clone)]
+pub struct CheckpointTrace {
+    pub trace_id: TraceId,
+    /// Spans already counted in the derived metrics.
+    pub counted: Vec<Span>,
+    /// Whether the trace completed at least once.
+    pub completed: bool,
+    /// Spans not counted yet.
+    pub rest: Vec<Span>,
 }
 
 /// Filters for [`TraceStore::query`]; every set filter must match.
@@ -382,7 +397,8 @@ impl TraceStore {
     /// it counted; returns how many spans it visited (0 for an unknown trace). Derived
     /// metrics (span RED metrics) use it so a trace that completes again after a late span
     /// counts only the new spans. The mark survives the span being replaced (a retry), but
-    /// not a restart: after a replay, call it with a no-op `f` on traces already complete.
+    /// not a restart by itself: replay restores it from the store's `TraceCompleted` records
+    /// ([`TraceStore::mark_completed`]).
     pub fn count_ended_spans(&mut self, trace_id: TraceId, f: impl FnMut(&Span)) -> usize {
         self.traces
             .get_mut(&trace_id)
@@ -403,12 +419,24 @@ impl TraceStore {
         true
     }
 
-    /// Returns the ids of traces completed and not pending again (for checkpoints).
-    pub fn completed_ids(&self) -> Vec<TraceId> {
-        self.traces
+    /// Returns every trace as a checkpoint needs it to come back as it is: the spans counted in
+    /// the derived metrics, whether it ever completed, and the spans not counted yet (late
+    /// spans of a trace pending again, or a trace that never completed). Replaying counted
+    /// spans, then a completion mark, then the rest rebuilds both the marks and the pending state.
+    pub fn checkpoint_traces(&self) -> Vec<CheckpointTrace> {
+        self.index
+            .by_activity
             .iter()
-            .filter(|(_, t)| t.published)
-            .map(|(id, _)| *id)
+            .filter_map(|(_, id)| Some((*id, self.traces.get(id)?)))
+            .map(|(id, t)| {
+                let (counted, rest): (Vec<_>, Vec<_>) = t.spans_counted().partition(|(_, c)| *c);
+                CheckpointTrace {
+                    trace_id: id,
+                    counted: counted.into_iter().map(|(s, _)| s.clone()).collect(),
+                    completed: t.ever_completed(),
+                    rest: rest.into_iter().map(|(s, _)| s.clone()).collect(),
+                }
+            })
             .collect()
     }
 

@@ -18,9 +18,7 @@ struct Snapshot {
     metadata: Vec<(String, crate::write_series::FamilyMeta)>,
     instruments: Vec<crate::catalog::Instrument>,
     events: Vec<(u64, blazar_model::Event)>,
-    spans: Vec<blazar_model::Span>,
-    /// Traces completed (announced, counted) at the snapshot: marked again after their spans.
-    completed: Vec<blazar_model::TraceId>,
+    traces: Vec<blazar_signals::CheckpointTrace>,
     logs: Vec<blazar_model::LogRecord>,
 }
 
@@ -68,8 +66,7 @@ impl Store {
                     .iter()
                     .map(|(seq, e)| (seq, e.clone()))
                     .collect(),
-                spans: self.mem.traces.read().iter_spans().cloned().collect(),
-                completed: self.mem.traces.read().completed_ids(),
+                traces: self.mem.traces.read().checkpoint_traces(),
                 logs: self.mem.logs.read().iter().cloned().collect(),
             };
             (covers, written, snap)
@@ -108,13 +105,20 @@ impl Store {
             record::encode_event_at(&mut b, *seq, e);
             put(&mut b)?;
         }
-        for s in &snap.spans {
-            record::encode_json(&mut b, JsonTag::Span, s);
-            put(&mut b)?;
-        }
-        for id in &snap.completed {
-            record::encode_trace_completed(&mut b, *id);
-            put(&mut b)?;
+        // Per trace: counted spans, the completion mark, then spans not counted yet.
+        for t in &snap.traces {
+            for s in &t.counted {
+                record::encode_json(&mut b, JsonTag::Span, s);
+                put(&mut b)?;
+            }
+            if t.completed {
+                record::encode_trace_completed(&mut b, t.trace_id);
+                put(&mut b)?;
+            }
+            for s in &t.rest {
+                record::encode_json(&mut b, JsonTag::Span, s);
+                put(&mut b)?;
+            }
         }
         for l in &snap.logs {
             record::encode_json(&mut b, JsonTag::Log, l);

@@ -480,3 +480,39 @@ fn a_trace_quiet_at_a_crash_completes_after_the_restart_and_a_completed_one_does
     );
     assert_eq!(store.stats().traces, 2);
 }
+
+#[test]
+fn a_checkpoint_of_a_trace_pending_again_keeps_what_was_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = open_tracing(dir.path(), 1.0);
+        store
+            .write_spans(
+                vec![
+                    span(1, 1, None, 10, SpanStatus::Ok),
+                    span(1, 2, Some(1), 5, SpanStatus::Ok),
+                ],
+                T0,
+            )
+            .unwrap();
+        assert_eq!(store.complete_traces(T0 + 3 * SEC).len(), 1);
+        // A late span: the trace is pending again when the checkpoint is taken.
+        store
+            .write_spans(vec![span(1, 3, Some(1), 5, SpanStatus::Ok)], T0 + 4 * SEC)
+            .unwrap();
+        store.checkpoint().unwrap();
+    }
+    let store = open_tracing(dir.path(), 1.0);
+    assert_eq!(
+        calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+        Some(1.0)
+    );
+    // It completes again after the restart and counts only the late span.
+    let again = store.complete_traces(i64::MAX / 2);
+    assert_eq!(again.first().map(|v| v.spans.len()), Some(3));
+    assert_eq!(
+        calls(&store, "SELECT", "SPAN_KIND_CLIENT", "STATUS_CODE_OK"),
+        Some(2.0)
+    );
+    assert!(store.traces(&blazar_signals::TraceQuery::default())[0].ever_completed);
+}

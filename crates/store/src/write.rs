@@ -483,7 +483,9 @@ impl Store {
                 std::collections::HashMap::new();
             let mut seen: std::collections::HashSet<SpanId> = std::collections::HashSet::new();
             for (i, s) in spans.iter().enumerate() {
-                if traces.span(s.span_id).is_some() || !seen.insert(s.span_id) {
+                // A replacement of a stored span, or a repeat of one accepted in this batch,
+                // adds nothing; a repeat of a refused one is checked (and refused) again.
+                if traces.span(s.span_id).is_some() || seen.contains(&s.span_id) {
                     continue;
                 }
                 let count = counts
@@ -502,6 +504,7 @@ impl Store {
                     refused.push((i, reason));
                     continue;
                 }
+                seen.insert(s.span_id);
                 *count += 1;
             }
         }

@@ -156,6 +156,16 @@ impl Trace {
         self.spans.values().map(|s| &s.span)
     }
 
+    /// Spans with whether each was counted in the derived metrics.
+    pub(super) fn spans_counted(&self) -> impl Iterator<Item = (&Span, bool)> + '_ {
+        self.spans.values().map(|s| (&s.span, s.counted))
+    }
+
+    /// Whether the trace completed at least once (it may be pending again after a late span).
+    pub(super) fn ever_completed(&self) -> bool {
+        self.published || self.spans.values().any(|s| s.counted)
+    }
+
     /// Returns the spans sorted by start time (then span id, for a stable order).
     pub(super) fn sorted_spans(&self) -> Vec<&Span> {
         let mut spans: Vec<&Span> = self.spans().collect();
@@ -265,6 +275,7 @@ impl Trace {
             services: self.services.keys().cloned().collect(),
             status,
             complete: self.published,
+            ever_completed: self.ever_completed(),
         }
     }
 }
