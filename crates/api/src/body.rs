@@ -10,10 +10,22 @@ use http_body_util::BodyExt;
 
 use crate::ApiError;
 
-/// Reads a whole body of at most `limit` bytes (after decompression).
+/// How long a client may take to send a body: a write holds a permit while it arrives, so a
+/// client trickling bytes must not hold one for ever.
+pub(crate) const READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Reads a whole body of at most `limit` bytes (after decompression) within [`READ_TIMEOUT`].
 pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
     let limited = http_body_util::Limited::new(body, limit);
-    let bytes = match limited.collect().await {
+    let Ok(collected) = tokio::time::timeout(READ_TIMEOUT, limited.collect()).await else {
+        return Err(ApiError {
+            status: axum::http::StatusCode::REQUEST_TIMEOUT,
+            code: "timeout",
+            message: format!("body: not received within {}s", READ_TIMEOUT.as_secs()),
+            retry_after: None,
+        });
+    };
+    let bytes = match collected {
         Ok(c) => c.to_bytes(),
         Err(e)
             if e.downcast_ref::<http_body_util::LengthLimitError>()
@@ -47,4 +59,19 @@ pub(crate) fn json(bytes: &[u8]) -> Result<serde_json::Value, ApiError> {
     }
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::invalid("body", format!("invalid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_body_that_never_finishes_times_out_with_408() {
+        let stalled = futures_util::stream::pending::<Result<Bytes, std::io::Error>>();
+        let err = read(&HeaderMap::new(), Body::from_stream(stalled), 1024)
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, axum::http::StatusCode::REQUEST_TIMEOUT);
+        assert!(err.message.contains("30s"), "{}", err.message);
+    }
 }
