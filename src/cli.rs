@@ -6,6 +6,7 @@ mod events;
 mod logs;
 mod metrics;
 pub(crate) mod output;
+mod resources;
 mod serve;
 mod services;
 mod status;
@@ -81,6 +82,8 @@ enum ClientCommand {
     Logs(logs::LogsArgs),
     /// Show the service dependency graph built from completed traces.
     Services,
+    /// Show the host now: CPU, load, memory, disks, network, blazar's own process.
+    Resources(resources::ResourcesArgs),
     /// Follow the live stream until Ctrl-C.
     Tail(tail::TailArgs),
 }
@@ -127,6 +130,7 @@ async fn run_client(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<ExitCod
         ClientCommand::Analyze(args) => analyze::run(ctx, args).await,
         ClientCommand::Logs(args) => logs::run(ctx, args).await,
         ClientCommand::Services => services::run(ctx).await,
+        ClientCommand::Resources(args) => resources::run(ctx, args).await,
         ClientCommand::Tail(args) => tail::run(ctx, args).await,
     }
 }

@@ -12,6 +12,7 @@ mod ingest;
 mod otlp;
 mod prometheus;
 mod remote_write;
+mod resources;
 mod restart;
 mod self_metrics;
 mod stream;

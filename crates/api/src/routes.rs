@@ -7,6 +7,7 @@ mod logs;
 mod metrics;
 mod otlp;
 mod remote_write;
+mod resources;
 mod self_metrics;
 mod services;
 mod spans;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/traces/{trace_id}", get(traces::one))
         .route("/api/v1/telemetry/services", get(services::get))
         .route("/api/v1/telemetry/stream", get(stream::get))
+        .route("/api/v1/telemetry/resources", get(resources::get))
         .fallback(not_found)
         .with_state(state)
 }

@@ -66,6 +66,8 @@ pub struct AppState {
     /// Trace analysis: patterns, the issues found, the service graph. The server feeds it
     /// completed traces; handlers read it.
     pub analysis: Arc<blazar_analysis::Analysis>,
+    /// The latest host resource sample (the server's collector task fills it).
+    pub host: Arc<blazar_host::HostState>,
 }
 
 impl AppState {
@@ -83,6 +85,7 @@ impl AppState {
             shutdown: tokio_util::sync::CancellationToken::new(),
             fsync_always: config.storage.fsync == blazar_config::FsyncMode::Always,
             analysis: Arc::new(blazar_analysis::Analysis::from_config(config)),
+            host: Arc::new(blazar_host::HostState::default()),
         }
     }
 

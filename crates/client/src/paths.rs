@@ -14,6 +14,8 @@ pub const TRACES: &str = "/api/v1/telemetry/traces";
 pub const TRACES_ANALYZE: &str = "/api/v1/telemetry/traces/analyze";
 /// The service dependency graph: `GET`.
 pub const SERVICES: &str = "/api/v1/telemetry/services";
+/// The host now (CPU, memory, disks, network, blazar's process): `GET`.
+pub const RESOURCES: &str = "/api/v1/telemetry/resources";
 /// Logs: `GET ?service=&level=&q=&trace_id=&since=&limit=`.
 pub const LOGS: &str = "/api/v1/telemetry/logs";
 

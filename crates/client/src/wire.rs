@@ -255,6 +255,65 @@ pub struct Issue {
     pub services: Vec<String>,
 }
 
+/// `GET /api/v1/telemetry/resources` (seed 001's system resource structures).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Resources {
+    pub timestamp: String,
+    pub cpu: CpuStats,
+    pub memory: MemoryStats,
+    pub disks: Vec<DiskStats>,
+    pub network: NetworkStats,
+    pub process: ProcessStats,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct CpuStats {
+    pub usage_percent: f64,
+    pub load_average_1m: f64,
+    pub load_average_5m: f64,
+    pub load_average_15m: f64,
+    pub cores: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct MemoryStats {
+    pub usage_percent: f64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct DiskStats {
+    pub mount: String,
+    pub usage_percent: f64,
+    pub used_bytes: u64,
+    pub available_bytes: u64,
+    pub total_bytes: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct NetworkStats {
+    pub bytes_sent_per_sec: f64,
+    pub bytes_received_per_sec: f64,
+    pub packets_sent: u64,
+    pub packets_received: u64,
+    pub error_count: u64,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ProcessStats {
+    pub pid: u32,
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+}
+
 /// `GET /api/v1/telemetry/services`: the dependency graph from completed traces.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]

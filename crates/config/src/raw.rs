@@ -162,6 +162,7 @@ pub struct RawTracePattern {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawHost {
+    pub enabled: Option<bool>,
     pub metrics_interval: Option<HumanDuration>,
 }
 

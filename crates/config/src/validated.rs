@@ -182,6 +182,8 @@ pub struct TracePatternConfig {
 /// Host resource collection.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
+    /// Whether the host is sampled at all (off: no `/resources`, no `system.*` gauges).
+    pub enabled: bool,
     pub metrics_interval: Duration,
     pub health_check_interval: Duration,
 }
@@ -416,6 +418,7 @@ impl TryFrom<RawConfig> for Config {
             patterns: trace_patterns(raw.tracing.patterns.as_deref().unwrap_or_default())?,
         };
         let host = HostConfig {
+            enabled: raw.host.enabled.unwrap_or(true),
             metrics_interval: pick(raw.host.metrics_interval, raw.metrics_interval)
                 .map_or(Duration::from_secs(5), |d| d.0),
             health_check_interval: raw

@@ -74,6 +74,15 @@ pub async fn run(
     let tracker = TaskTracker::new();
     rebuild_analysis(&store, &state).await;
     tasks::spawn_all(&tracker, &stop, &store, &state.analysis, &config);
+    if config.host.enabled {
+        tasks::spawn_host(
+            &tracker,
+            &stop,
+            &store,
+            &state.host,
+            config.host.metrics_interval,
+        );
+    }
     tracker.spawn(tasks::reload_on_sighup(
         stop.clone(),
         store.clone(),

@@ -127,6 +127,57 @@ pub(crate) fn spawn_all(
     );
 }
 
+/// Samples the host every `host.metrics_interval` (the first sample at once), keeps the latest
+/// for the API and records seed 001's `system.*` gauges (and blazar's own process) as metrics.
+pub(crate) fn spawn_host(
+    tracker: &TaskTracker,
+    stop: &CancellationToken,
+    store: &Arc<Store>,
+    host: &Arc<blazar_host::HostState>,
+    period: Duration,
+) {
+    let collector = Arc::new(parking_lot::Mutex::new(blazar_host::HostCollector::new()));
+    let (s, h) = (store.clone(), host.clone());
+    let sample = move || {
+        let (s, h, c) = (s.clone(), h.clone(), collector.clone());
+        async move {
+            let done = tokio::task::spawn_blocking(move || {
+                let now = now_ns();
+                let snap = c.lock().collect(now);
+                record_host(&s, &snap, now);
+                h.set(snap);
+            })
+            .await;
+            if let Err(e) = done {
+                tracing::error!(error = %e, "host sample failed");
+            }
+        }
+    };
+    let first = sample.clone();
+    tracker.spawn(async move { first().await });
+    every(tracker, stop, period, "host_resources", sample);
+}
+
+fn record_host(store: &Store, snap: &blazar_host::HostSnapshot, now_ns: i64) {
+    let t = now_ns / blazar_model::NANOS_PER_MILLI;
+    let points: Vec<blazar_model::MetricPoint> = blazar_host::gauges(snap)
+        .into_iter()
+        .filter_map(|g| {
+            let name = [(blazar_model::METRIC_NAME_LABEL, g.name.to_string())];
+            let mount = g.mount.map(|m| ("mount", m));
+            Some(blazar_model::MetricPoint {
+                labels: blazar_model::Labels::try_from_pairs(name.into_iter().chain(mount)).ok()?,
+                kind: blazar_model::MetricKind::Gauge,
+                value: g.value,
+                t,
+            })
+        })
+        .collect();
+    if let Err(e) = store.write_points(points) {
+        tracing::warn!(error = %e, "host metrics not recorded");
+    }
+}
+
 /// Counts trace issues as the metric `trace_issues_total{pattern, severity, service}` (one
 /// series per pattern and root service), so alert rules and charts can use them.
 pub(crate) fn count_issues(
