@@ -10,5 +10,6 @@ mod routes;
 mod state;
 
 pub use error::ApiError;
+pub use params::now_ns;
 pub use routes::{otlp_http_router, router};
 pub use state::{ApiSettings, AppState, ComponentCheck, HealthSource};

@@ -35,7 +35,7 @@ pub(crate) fn count(field: &str, s: &str, max: usize) -> Result<usize, ApiError>
 }
 
 /// Returns the current time in unix nanoseconds (the one clock read per request).
-pub(crate) fn now_ns() -> i64 {
+pub fn now_ns() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
