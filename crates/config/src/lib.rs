@@ -5,12 +5,17 @@
 mod compat;
 mod env;
 mod error;
+mod health;
 mod load;
 mod raw;
 mod units;
 mod validated;
 
 pub use error::ConfigError;
+pub use health::{
+    Criticality, HealthConfig, MetricCheck, ProbeConfig, ProcessWatch, ServiceConfig,
+    P2P_CONNECTIONS_METRIC, P2P_LATENCY_METRIC,
+};
 pub use load::{load, load_str, Source};
 pub use raw::RawConfig;
 pub use units::{ByteSize, HumanDuration};

@@ -212,7 +212,17 @@ mod tests {
         assert_eq!(c.stream.buffer_size, 2048);
         assert_eq!(c.tracing.sample_rate, 0.25);
         assert_eq!(c.seed.alert_rules.len(), 2);
-        assert_eq!(c.seed.services.len(), 2);
+        assert_eq!(c.health.services.len(), 2);
+        assert_eq!(c.health.unhealthy_timeout, Duration::from_secs(60));
+        let api = &c.health.services[0];
+        assert_eq!(api.name, "api");
+        assert_eq!(api.criticality, crate::Criticality::Critical);
+        assert_eq!(api.dependencies, vec!["db".to_string()]);
+        assert_eq!(api.timeout, Duration::from_secs(5));
+        assert_eq!(api.healthy_threshold, Duration::from_secs(30));
+        assert!(
+            matches!(&api.probe, Some(crate::ProbeConfig::Http { url, .. }) if url == "http://localhost:8081/health")
+        );
         assert_eq!(c.storage.traces.max_age, Duration::from_secs(7200));
     }
 
@@ -249,13 +259,137 @@ mod tests {
 
     #[test]
     fn unknown_dependency_is_an_error() {
-        let err = load_str("services:\n  api:\n    dependencies: [db]\n", "f", no_env())
-            .unwrap_err()
-            .to_string();
+        let err = load_str(
+            "services:\n  api:\n    health_endpoint: http://x/\n    dependencies: [db]\n",
+            "f",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             err.contains("services.api.dependencies") && err.contains("db"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn dependency_cycle_is_an_error_naming_the_cycle() {
+        let text = "health:\n  services:\n    a: {endpoint: \"tcp://h:1\", dependencies: [b]}\n    b: {endpoint: \"tcp://h:2\", dependencies: [c]}\n    c: {endpoint: \"tcp://h:3\", dependencies: [a]}\n    d: {endpoint: \"tcp://h:4\", dependencies: [a]}\n";
+        let err = load_str(text, "f", no_env()).unwrap_err().to_string();
+        assert!(err.contains("dependency cycle: a -> b -> c -> a"), "{err}");
+        let err = load_str(
+            "services:\n  a: {health_endpoint: \"tcp://h:1\", dependencies: [a]}\n",
+            "f",
+            no_env(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("itself"), "{err}");
+        // A diamond is not a cycle.
+        let ok = "services:\n  a: {health_endpoint: \"tcp://h:1\", dependencies: [b, c]}\n  b: {health_endpoint: \"tcp://h:2\", dependencies: [d]}\n  c: {health_endpoint: \"tcp://h:3\", dependencies: [d]}\n  d: {health_endpoint: \"tcp://h:4\"}\n";
+        assert_eq!(
+            load_str(ok, "f", no_env()).unwrap().health.services.len(),
+            4
+        );
+    }
+
+    #[test]
+    fn check_kinds_are_typed_and_inferred() {
+        use crate::ProbeConfig;
+        let text = "health:\n  check_interval: 2s\n  services:\n    web: {endpoint: \"https://h/health\", method: head, expected_status: [200, 204], headers: {X-Token: t}, tls_verify: false}\n    cache: {health_endpoint: \"tcp://127.0.0.1:6379\"}\n    rpc: {health_endpoint: \"grpc://127.0.0.1:50051\", grpc_service: orders}\n    job: {command: [/bin/check, --fast], interval: 30s}\n    p2p: {p2p: {min_connections: 3, max_latency_threshold: 500ms}}\n    q: {metrics: [{name: queue.depth, labels: {queue: main}, degraded_above: 100, unhealthy_above: 1000}], process: worker}\n";
+        let c = load_str(text, "f", no_env()).unwrap();
+        let by = |n: &str| c.health.services.iter().find(|s| s.name == n).unwrap();
+        assert_eq!(
+            by("web").probe,
+            Some(ProbeConfig::Http {
+                url: "https://h/health".into(),
+                method: "HEAD".into(),
+                expected_status: vec![200, 204],
+                headers: vec![("X-Token".into(), "t".into())],
+                tls_verify: false,
+            })
+        );
+        assert_eq!(
+            by("cache").probe,
+            Some(ProbeConfig::Tcp {
+                addr: "127.0.0.1:6379".into()
+            })
+        );
+        assert_eq!(
+            by("rpc").probe,
+            Some(ProbeConfig::Grpc {
+                endpoint: "http://127.0.0.1:50051".into(),
+                service: "orders".into()
+            })
+        );
+        assert_eq!(
+            by("job").probe,
+            Some(ProbeConfig::Exec {
+                program: "/bin/check".into(),
+                args: vec!["--fast".into()]
+            })
+        );
+        assert_eq!(by("job").interval, Duration::from_secs(30));
+        assert_eq!(by("web").interval, Duration::from_secs(2));
+        let p2p = &by("p2p").metric_checks;
+        assert_eq!(p2p.len(), 2);
+        assert_eq!(p2p[0].name, crate::P2P_CONNECTIONS_METRIC);
+        assert_eq!(
+            (p2p[0].degraded_below, p2p[0].unhealthy_below),
+            (Some(3.0), Some(1.0))
+        );
+        assert_eq!(p2p[1].degraded_above, Some(500.0));
+        assert_eq!(
+            by("q").process,
+            Some(crate::ProcessWatch::Name("worker".into()))
+        );
+        assert_eq!(
+            by("q").metric_checks[0].labels,
+            vec![("queue".into(), "main".into())]
+        );
+    }
+
+    #[test]
+    fn bad_checks_name_the_key() {
+        for (text, want) in [
+            (
+                "services:\n  a: {check: ping, health_endpoint: x}\n",
+                "services.a.check",
+            ),
+            (
+                "services:\n  a: {health_endpoint: \"ftp://x\"}\n",
+                "services.a.health_endpoint",
+            ),
+            (
+                "services:\n  a: {health_endpoint: \"tcp://nohost\"}\n",
+                "services.a.health_endpoint",
+            ),
+            ("services:\n  a: {check: exec}\n", "services.a.command"),
+            ("services:\n  a: {}\n", "services.a.health_endpoint"),
+            (
+                "services:\n  a: {health_endpoint: \"http://x\", expected_status: [700]}\n",
+                "services.a.expected_status",
+            ),
+            (
+                "services:\n  a: {health_endpoint: \"http://x\", criticality_level: vital}\n",
+                "services.a.criticality_level",
+            ),
+            (
+                "services:\n  a: {metrics: [{name: m}]}\n",
+                "services.a.metrics[0]",
+            ),
+            (
+                "services:\n  a: {health_endpoint: \"http://x\", failure_threshold: 0}\n",
+                "services.a.failure_threshold",
+            ),
+            (
+                "check_interval: 5s\nhealth:\n  check_interval: 2s\n",
+                "check_interval",
+            ),
+        ] {
+            let err = load_str(text, "f", no_env()).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub stream: RawStream,
     pub tracing: RawTracing,
     pub host: RawHost,
+    pub health: RawHealth,
 
     // Seed 001 `TelemetryConfig`, flat.
     pub health_check_interval: Option<HumanDuration>,
@@ -166,14 +167,70 @@ pub struct RawHost {
     pub metrics_interval: Option<HumanDuration>,
 }
 
-/// Seed 001's `ServiceConfig`.
+/// `health:` — the service health monitor. Seed 001's flat `check_interval`,
+/// `healthy_threshold`, `unhealthy_timeout` and `services` mean the same as these.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHealth {
+    pub enabled: Option<bool>,
+    pub check_interval: Option<HumanDuration>,
+    pub timeout: Option<HumanDuration>,
+    pub healthy_threshold: Option<HumanDuration>,
+    pub unhealthy_timeout: Option<HumanDuration>,
+    pub success_threshold: Option<u32>,
+    pub failure_threshold: Option<u32>,
+    pub max_concurrent_checks: Option<usize>,
+    pub history: Option<usize>,
+    pub services: Option<BTreeMap<String, RawService>>,
+}
+
+/// Seed 001's `ServiceConfig`, plus what operators expect of a health check.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawService {
+    #[serde(alias = "endpoint")]
     pub health_endpoint: Option<String>,
+    pub check: Option<String>,
     pub dependencies: Vec<String>,
     pub criticality_level: Option<String>,
     pub timeout: Option<HumanDuration>,
+    pub interval: Option<HumanDuration>,
+    pub method: Option<String>,
+    pub expected_status: Option<Vec<u16>>,
+    pub headers: BTreeMap<String, String>,
+    pub tls_verify: Option<bool>,
+    pub command: Option<Vec<String>>,
+    pub grpc_service: Option<String>,
+    pub success_threshold: Option<u32>,
+    pub failure_threshold: Option<u32>,
+    pub process: Option<String>,
+    pub pid_file: Option<String>,
+    pub metrics: Vec<RawMetricCheck>,
+    pub p2p: Option<RawP2p>,
+}
+
+/// A health check backed by a metric's latest value.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawMetricCheck {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub degraded_below: Option<f64>,
+    pub unhealthy_below: Option<f64>,
+    pub degraded_above: Option<f64>,
+    pub unhealthy_above: Option<f64>,
+    pub max_age: Option<HumanDuration>,
+}
+
+/// Seed 001's `P2PHealthConfig`: peer checks over the metrics a P2P service pushes.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawP2p {
+    pub min_connections: Option<f64>,
+    pub max_latency_threshold: Option<HumanDuration>,
+    pub connectivity_test_interval: Option<HumanDuration>,
+    pub connections_metric: Option<String>,
+    pub latency_metric: Option<String>,
 }
 
 /// Seed 001's `AlertRule`.

@@ -1,6 +1,5 @@
 //! The validated config every component reads: defaults filled, units typed, cross-field checks done.
 
-use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -8,7 +7,8 @@ use std::time::Duration;
 use blazar_model::{Glob, Limits};
 
 use crate::compat::{pick, Merged};
-use crate::raw::{RawAlertRule, RawChannel, RawConfig, RawRetention, RawService, RawTracePattern};
+use crate::health::HealthConfig;
+use crate::raw::{RawAlertRule, RawChannel, RawConfig, RawRetention, RawTracePattern};
 use crate::{ByteSize, ConfigError, HumanDuration};
 
 /// The whole validated configuration.
@@ -22,6 +22,7 @@ pub struct Config {
     pub stream: StreamConfig,
     pub tracing: TracingConfig,
     pub host: HostConfig,
+    pub health: HealthConfig,
     /// Seed keys accepted and validated for the health monitor and alerting.
     pub seed: SeedExtras,
 }
@@ -193,10 +194,6 @@ pub struct HostConfig {
 pub struct SeedExtras {
     pub alerting_enabled: bool,
     pub alert_webhook_url: Option<String>,
-    pub check_interval: Option<Duration>,
-    pub healthy_threshold: Option<Duration>,
-    pub unhealthy_timeout: Option<Duration>,
-    pub services: BTreeMap<String, RawService>,
     pub alert_rules: Vec<RawAlertRule>,
     pub notification_channels: Vec<RawChannel>,
 }
@@ -434,14 +431,11 @@ impl TryFrom<RawConfig> for Config {
         let seed = SeedExtras {
             alerting_enabled: raw.alerting_enabled.unwrap_or(true),
             alert_webhook_url: raw.alert_webhook_url.clone(),
-            check_interval: raw.check_interval.map(|d| d.0),
-            healthy_threshold: raw.healthy_threshold.map(|d| d.0),
-            unhealthy_timeout: raw.unhealthy_timeout.map(|d| d.0),
-            services: raw.services.clone().unwrap_or_default(),
             alert_rules: raw.alert_rules.clone().unwrap_or_default(),
             notification_channels: raw.notification_channels.clone().unwrap_or_default(),
         };
         validate_seed(&seed)?;
+        let health = crate::health::health(&raw)?;
         Ok(Config {
             server,
             otlp,
@@ -451,6 +445,7 @@ impl TryFrom<RawConfig> for Config {
             stream,
             tracing,
             host,
+            health,
             seed,
         })
     }
@@ -534,24 +529,6 @@ fn trace_patterns(raw: &[RawTracePattern]) -> Result<Vec<TracePatternConfig>, Co
 }
 
 fn validate_seed(seed: &SeedExtras) -> Result<(), ConfigError> {
-    for (name, svc) in &seed.services {
-        if let Some(level) = &svc.criticality_level {
-            if !matches!(level.as_str(), "critical" | "important" | "optional") {
-                return Err(ConfigError::invalid(
-                    &format!("services.{name}.criticality_level"),
-                    format!("expected one of critical, important, optional, got {level:?}"),
-                ));
-            }
-        }
-        for dep in &svc.dependencies {
-            if !seed.services.contains_key(dep) {
-                return Err(ConfigError::invalid(
-                    &format!("services.{name}.dependencies"),
-                    format!("unknown service {dep:?}"),
-                ));
-            }
-        }
-    }
     for (i, rule) in seed.alert_rules.iter().enumerate() {
         if !matches!(rule.condition.as_str(), "gt" | "lt" | "eq" | "ne") {
             return Err(ConfigError::invalid(
