@@ -8,6 +8,7 @@ mod bad_input;
 mod cli;
 mod cli_traces;
 mod config;
+mod health;
 mod ingest;
 mod otlp;
 mod prometheus;

@@ -9,6 +9,7 @@ mod otlp;
 mod remote_write;
 mod resources;
 mod self_metrics;
+mod service_health;
 mod services;
 mod spans;
 mod stats;
@@ -59,6 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/services", get(services::get))
         .route("/api/v1/telemetry/stream", get(stream::get))
         .route("/api/v1/telemetry/resources", get(resources::get))
+        .route("/api/v1/telemetry/health", get(service_health::list))
+        .route(
+            "/api/v1/telemetry/health/{service}",
+            get(service_health::one),
+        )
         .fallback(not_found)
         .with_state(state)
 }

@@ -68,6 +68,8 @@ pub struct AppState {
     pub analysis: Arc<blazar_analysis::Analysis>,
     /// The latest host resource sample (the server's collector task fills it).
     pub host: Arc<blazar_host::HostState>,
+    /// The service health monitor (the server starts it; handlers read it).
+    pub health: Arc<blazar_health::HealthMonitor>,
 }
 
 impl AppState {
@@ -86,6 +88,7 @@ impl AppState {
             fsync_always: config.storage.fsync == blazar_config::FsyncMode::Always,
             analysis: Arc::new(blazar_analysis::Analysis::from_config(config)),
             host: Arc::new(blazar_host::HostState::default()),
+            health: Arc::new(blazar_health::HealthMonitor::new()),
         }
     }
 

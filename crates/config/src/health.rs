@@ -192,7 +192,7 @@ pub(crate) fn health(raw: &RawConfig) -> Result<HealthConfig, ConfigError> {
         pick(h.healthy_threshold, raw.healthy_threshold).map_or(Duration::ZERO, |d| d.0);
     let unhealthy_timeout =
         pick(h.unhealthy_timeout, raw.unhealthy_timeout).map_or(Duration::from_secs(30), |d| d.0);
-    let success_threshold = threshold("health.success_threshold", h.success_threshold, 1)?;
+    let success_threshold = threshold("health.success_threshold", h.success_threshold, 2)?;
     let failure_threshold = threshold("health.failure_threshold", h.failure_threshold, 1)?;
     let max_concurrent_checks = h.max_concurrent_checks.unwrap_or(4096);
     if max_concurrent_checks == 0 {

@@ -250,7 +250,8 @@ pub(crate) async fn reload_on_sighup(
                     new.storage.data_dir = base.storage.data_dir.clone();
                     store.reload(Settings::from_config(&new));
                     state.reload(&new);
-                    tracing::info!("config reloaded");
+                    state.health.start(&new.health, &store, &stop);
+                    tracing::info!(services = new.health.services.len(), "config reloaded");
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "config reload failed; keeping the running config")

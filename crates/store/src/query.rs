@@ -97,6 +97,11 @@ pub fn event_json(e: &Event, seq: Option<u64>) -> Value {
     v
 }
 
+/// Returns whether `v` is Prometheus's stale marker (a NaN with one exact bit pattern).
+fn is_stale_marker(v: f64) -> bool {
+    v.to_bits() == 0x7ff0_0000_0000_0002
+}
+
 /// Renders a trace summary with human units beside the nanoseconds.
 pub fn summary_json(t: &TraceSummary) -> Value {
     json!({
@@ -155,7 +160,9 @@ impl Store {
             if owned.contains_key(labels.name()) || !listed.insert(r) {
                 return;
             }
-            let Some(latest) = self.mem.head.latest(r) else {
+            // A series whose latest sample is a stale marker has ended (Prometheus drops it
+            // from instant queries too).
+            let Some(latest) = self.mem.head.latest(r).filter(|l| !is_stale_marker(l.v)) else {
                 return;
             };
             let family = family_of(&meta, labels.name());

@@ -17,6 +17,10 @@ pub(crate) async fn get(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        m.encode(),
+        {
+            let mut out = m.encode();
+            state.health.encode_metrics(&mut out);
+            out
+        },
     )
 }

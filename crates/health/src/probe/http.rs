@@ -178,7 +178,10 @@ mod tests {
         assert_eq!(v(418, "", &[418]), Verdict::Healthy);
         assert_eq!(v(200, "", &[204]), Verdict::Failed);
         assert_eq!(v(503, "", &[204]), Verdict::Degraded);
-        assert_eq!(v(503, r#"{"status":"degraded"}"#, &[200, 503]), Verdict::Degraded);
+        assert_eq!(
+            v(503, r#"{"status":"degraded"}"#, &[200, 503]),
+            Verdict::Degraded
+        );
     }
 
     #[test]

@@ -1,0 +1,321 @@
+//! The health monitor against real local servers: an HTTP service that flips between healthy,
+//! degraded (503 and `{"status":"degraded"}`), failing and gone; a TCP listener; a gRPC server
+//! speaking the standard health protocol; a command. Asserts statuses, transitions, the
+//! `health_update` messages, dependencies, the overall status and the recorded series.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::stream::sse_messages;
+use crate::support::{eventually, Opts, TestServer};
+
+const HEALTHY: u8 = 0;
+const UNAVAILABLE: u8 = 1;
+const SAYS_DEGRADED: u8 = 2;
+const ERROR: u8 = 3;
+/// Alternates 503 and healthy on every request.
+const FLAP: u8 = 4;
+
+/// An HTTP health endpoint whose answer the test sets; returns its port and a way to stop it.
+async fn flipping_server(mode: Arc<AtomicU8>) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    use axum::http::StatusCode;
+    let requests = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let app = axum::Router::new().route(
+        "/health",
+        axum::routing::get(move || {
+            let mode = mode.clone();
+            let n = requests.fetch_add(1, Ordering::SeqCst);
+            async move {
+                let m = match mode.load(Ordering::SeqCst) {
+                    FLAP if n % 2 == 0 => UNAVAILABLE,
+                    FLAP => HEALTHY,
+                    m => m,
+                };
+                match m {
+                    HEALTHY => (StatusCode::OK, r#"{"status":"healthy"}"#),
+                    UNAVAILABLE => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+                    SAYS_DEGRADED => (
+                        StatusCode::OK,
+                        r#"{"status":"degraded","message":"replica lag"}"#,
+                    ),
+                    _ => (StatusCode::INTERNAL_SERVER_ERROR, "boom"),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await
+            .unwrap();
+    });
+    (port, tx)
+}
+
+/// A gRPC server with the standard health service; returns its port and the reporter.
+async fn grpc_server() -> (u16, tonic_health::server::HealthReporter) {
+    let (reporter, service) = tonic_health::server::health_reporter();
+    reporter
+        .set_service_status("orders", tonic_health::ServingStatus::Serving)
+        .await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(service)
+            .serve_with_incoming(incoming)
+            .await
+            .unwrap();
+    });
+    (port, reporter)
+}
+
+async fn status_of(srv: &TestServer, service: &str) -> Value {
+    let (code, body) = srv
+        .get_json(&format!("/api/v1/telemetry/health/{service}"))
+        .await;
+    assert_eq!(code, 200, "{body}");
+    body
+}
+
+async fn wait_status(srv: &TestServer, service: &str, want: &str) -> Value {
+    eventually(&format!("{service} {want}"), || async {
+        let v = status_of(srv, service).await;
+        (v["status"] == want).then_some(v)
+    })
+    .await
+}
+
+#[tokio::test]
+async fn monitor_follows_real_services_through_every_status() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let (http_port, stop_http) = flipping_server(mode.clone()).await;
+    let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tcp_port = tcp.local_addr().unwrap().port();
+    let (grpc_port, reporter) = grpc_server().await;
+    let yaml = format!(
+        "health:\n  check_interval: 200ms\n  unhealthy_timeout: 700ms\n  success_threshold: 1\n  failure_threshold: 1\n  services:\n    \
+         flip: {{health_endpoint: \"http://127.0.0.1:{http_port}/health\", criticality_level: critical, timeout: 500ms}}\n    \
+         cache: {{health_endpoint: \"tcp://127.0.0.1:{tcp_port}\", criticality_level: optional}}\n    \
+         rpc: {{health_endpoint: \"grpc://127.0.0.1:{grpc_port}\", grpc_service: orders, dependencies: [flip]}}\n    \
+         edge: {{command: [sh, -c, \"echo edge cache cold; exit 1\"], dependencies: [rpc], criticality_level: optional}}\n"
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+
+    let flip = wait_status(&srv, "flip", "healthy").await;
+    assert_eq!(flip["criticality"], "critical");
+    assert_eq!(flip["check"], "http");
+    assert_eq!(flip["error_count"], 0);
+    assert!(flip["response_time_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(flip["transitions"][0]["from"], "unknown");
+    assert_eq!(flip["transitions"][0]["to"], "healthy");
+    wait_status(&srv, "cache", "healthy").await;
+    let rpc = wait_status(&srv, "rpc", "healthy").await;
+    assert_eq!(rpc["check"], "grpc");
+    assert_eq!(rpc["dependencies"]["flip"], "healthy");
+    let edge = wait_status(&srv, "edge", "degraded").await;
+    assert_eq!(edge["message"], "edge cache cold");
+    // An optional service degraded degrades the whole.
+    let (_, all) = srv.get_json("/api/v1/telemetry/health").await;
+    assert_eq!(all["status"], "degraded");
+    assert_eq!(all["services"].as_array().unwrap().len(), 4);
+
+    // From here on every change of `flip` must arrive on the stream.
+    let resp = srv
+        .client
+        .get(srv.url("/api/v1/telemetry/stream?types=health_update&service=flip"))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    srv.wait_subscribers(1).await;
+    let messages = tokio::spawn(sse_messages(resp, 4));
+
+    mode.store(UNAVAILABLE, Ordering::SeqCst);
+    let v = wait_status(&srv, "flip", "degraded").await;
+    assert_eq!(v["message"], "HTTP 503");
+    mode.store(HEALTHY, Ordering::SeqCst);
+    wait_status(&srv, "flip", "healthy").await;
+    mode.store(SAYS_DEGRADED, Ordering::SeqCst);
+    let v = wait_status(&srv, "flip", "degraded").await;
+    assert_eq!(v["message"], "HTTP 200: degraded: replica lag");
+    // 500s are failures: degraded at first, unhealthy once they have lasted 700ms.
+    mode.store(ERROR, Ordering::SeqCst);
+    let v = wait_status(&srv, "flip", "unhealthy").await;
+    assert!(v["error_count"].as_u64().unwrap() >= 2, "{v}");
+    assert_eq!(v["message"], "HTTP 500");
+    // A critical service down makes the whole unhealthy, and its dependents name it.
+    let (_, all) = srv.get_json("/api/v1/telemetry/health").await;
+    assert_eq!(all["status"], "unhealthy");
+    let rpc = status_of(&srv, "rpc").await;
+    assert_eq!(rpc["dependencies"]["flip"], "unhealthy");
+    assert_eq!(rpc["affected_by"], serde_json::json!(["flip"]));
+    let edge = status_of(&srv, "edge").await;
+    assert_eq!(
+        edge["affected_by"],
+        serde_json::json!(["flip"]),
+        "the root cause, not the healthy middle"
+    );
+    let (code, own) = srv.get_json("/health").await;
+    assert_eq!(code, 503, "{own}");
+    assert_eq!(own["checks"]["services"]["status"], "unhealthy");
+
+    // Gone: the process stops listening; still unhealthy, now saying why.
+    let _ = stop_http.send(());
+    let v = eventually("flip refused", || async {
+        let v = status_of(&srv, "flip").await;
+        (v["message"] != "HTTP 500").then_some(v)
+    })
+    .await;
+    assert_eq!(v["status"], "unhealthy");
+    mode.store(HEALTHY, Ordering::SeqCst);
+
+    let got = messages.await.unwrap();
+    let pairs: Vec<(String, String)> = got
+        .iter()
+        .map(|m| {
+            assert_eq!(m["type"], "health_update");
+            assert_eq!(m["data"]["name"], "flip");
+            (
+                m["data"]["previous"].as_str().unwrap().to_string(),
+                m["data"]["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .take(4)
+        .collect();
+    let want = [
+        ("healthy", "degraded"),
+        ("degraded", "healthy"),
+        ("healthy", "degraded"),
+        ("degraded", "unhealthy"),
+    ];
+    assert_eq!(
+        pairs,
+        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
+    );
+    assert_eq!(got[3]["data"]["overall"], "unhealthy");
+
+    // gRPC NOT_SERVING is unhealthy at once.
+    reporter
+        .set_service_status("orders", tonic_health::ServingStatus::NotServing)
+        .await;
+    wait_status(&srv, "rpc", "unhealthy").await;
+
+    // The transitions are kept, oldest first.
+    let flip = status_of(&srv, "flip").await;
+    let tos: Vec<&str> = flip["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        tos,
+        ["healthy", "degraded", "healthy", "degraded", "unhealthy"]
+    );
+
+    // Recorded for alert rules and charts: the current status series, and response times.
+    let (_, listed) = srv
+        .get_json("/api/v1/telemetry/metrics?name=service.health.status")
+        .await;
+    let flip_series: Vec<&Value> = listed["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["tags"]["service"] == "flip")
+        .collect();
+    assert_eq!(
+        flip_series.len(),
+        1,
+        "earlier statuses' series are marked stale: {flip_series:?}"
+    );
+    let current = flip_series
+        .iter()
+        .find(|m| m["tags"]["status"] == "unhealthy")
+        .expect("the unhealthy series");
+    assert_eq!(current["value"], 0.0, "{current}");
+    assert_eq!(current["tags"]["criticality"], "critical");
+    let (_, counts) = srv
+        .get_json("/api/v1/telemetry/metrics?name=service.health.response_time_seconds_count")
+        .await;
+    let n = counts["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["tags"]["service"] == "cache")
+        .map(|m| m["value"].as_f64().unwrap())
+        .expect("cache response times");
+    assert!(n >= 1.0);
+    let (_, text) = srv.get_text("/metrics").await;
+    assert!(
+        text.contains("blazar_health_checks_total{result=\"fail\"}"),
+        "{text}"
+    );
+    assert!(text.contains("blazar_health_services{status=\"unhealthy\"} 2"));
+    drop(tcp);
+}
+
+#[tokio::test]
+async fn unknown_service_is_404_and_no_services_is_healthy() {
+    let srv = TestServer::start().await;
+    let (code, body) = srv.get_json("/api/v1/telemetry/health/nope").await;
+    assert_eq!(code, 404);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("nope"),
+        "{body}"
+    );
+    let (code, all) = srv.get_json("/api/v1/telemetry/health").await;
+    assert_eq!(code, 200);
+    assert_eq!(all["status"], "healthy");
+    assert_eq!(all["services"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn flapping_is_damped_by_thresholds() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let (port, _stop) = flipping_server(mode.clone()).await;
+    let yaml = format!(
+        "health:\n  check_interval: 100ms\n  success_threshold: 3\n  failure_threshold: 3\n  services:\n    \
+         web: {{health_endpoint: \"http://127.0.0.1:{port}/health\"}}\n"
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    wait_status(&srv, "web", "healthy").await;
+    // Flip on every check: never three in a row, so no change.
+    let before = status_of(&srv, "web").await["checks_total"]
+        .as_u64()
+        .unwrap();
+    mode.store(FLAP, Ordering::SeqCst);
+    eventually("ten flapping checks", || async {
+        let n = status_of(&srv, "web").await["checks_total"]
+            .as_u64()
+            .unwrap();
+        (n >= before + 10).then_some(())
+    })
+    .await;
+    let web = status_of(&srv, "web").await;
+    assert_eq!(
+        web["transitions"].as_array().unwrap().len(),
+        1,
+        "only unknown -> healthy: {web}"
+    );
+    // A real outage still gets through.
+    mode.store(UNAVAILABLE, Ordering::SeqCst);
+    wait_status(&srv, "web", "degraded").await;
+}
