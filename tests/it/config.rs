@@ -45,6 +45,26 @@ fn check_config_reports_bad_value_with_expected_form() {
 }
 
 #[test]
+fn check_config_refuses_dependency_cycles_and_unknown_dependencies() {
+    let (code, out) = check_config(
+        "services:\n  api:\n    health_endpoint: http://127.0.0.1:1/health\n    dependencies: [db]\n  db:\n    health_endpoint: tcp://127.0.0.1:2\n    dependencies: [api]\n",
+    );
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("line 7") && out.contains("dependency cycle: api -> db -> api"),
+        "{out}"
+    );
+    let (code, out) = check_config(
+        "services:\n  api:\n    health_endpoint: http://127.0.0.1:1/health\n    dependencies: [cache]\n",
+    );
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("services.api.dependencies") && out.contains("\"cache\""),
+        "{out}"
+    );
+}
+
+#[test]
 fn check_config_accepts_the_example_and_a_seed_flat_block() {
     let example = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),

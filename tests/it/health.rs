@@ -88,7 +88,9 @@ async fn status_of(srv: &TestServer, service: &str) -> Value {
 
 async fn wait_status(srv: &TestServer, service: &str, want: &str) -> Value {
     eventually(&format!("{service} {want}"), || async {
-        let v = status_of(srv, service).await;
+        let (_, v) = srv
+            .get_json(&format!("/api/v1/telemetry/health/{service}"))
+            .await;
         (v["status"] == want).then_some(v)
     })
     .await
@@ -318,4 +320,119 @@ async fn flapping_is_damped_by_thresholds() {
     // A real outage still gets through.
     mode.store(UNAVAILABLE, Ordering::SeqCst);
     wait_status(&srv, "web", "degraded").await;
+}
+
+/// Pushes `p2p.peer.connections` and `p2p.network.latency_ms` for the `node` service.
+async fn push_p2p(srv: &TestServer, peers: f64, latency_ms: f64) {
+    let (code, body) = srv
+        .post_json(
+            "/api/v1/telemetry/metrics",
+            serde_json::json!([
+                {"name": "p2p.peer.connections", "type": "gauge", "value": peers, "tags": {"service": "node"}},
+                {"name": "p2p.network.latency_ms", "type": "gauge", "value": latency_ms, "tags": {"service": "node"}},
+            ]),
+        )
+        .await;
+    assert!(code < 300, "{body}");
+}
+
+#[tokio::test]
+async fn peer_health_follows_pushed_metrics_as_seed_001_rules_say() {
+    let yaml = "check_interval: 200ms\nhealth:\n  success_threshold: 1\n  services:\n    \
+                node: {p2p: {min_connections: 3, max_latency_threshold: 500ms}, criticality_level: critical}\n    \
+                queue: {metrics: [{name: queue.depth, degraded_above: 100, unhealthy_above: 1000}]}\n";
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml.into()),
+        ..Opts::default()
+    })
+    .await;
+    // Nothing pushed yet: a failure, degraded until unhealthy_timeout.
+    let v = wait_status(&srv, "node", "degraded").await;
+    assert!(
+        v["message"]
+            .as_str()
+            .unwrap()
+            .contains("no series p2p.peer.connections"),
+        "{v}"
+    );
+    assert_eq!(v["check"], "metric");
+    push_p2p(&srv, 8.0, 20.0).await;
+    wait_status(&srv, "node", "healthy").await;
+    push_p2p(&srv, 2.0, 20.0).await;
+    let v = wait_status(&srv, "node", "degraded").await;
+    assert!(
+        v["message"].as_str().unwrap().contains("2 is below 3"),
+        "{v}"
+    );
+    push_p2p(&srv, 0.0, 20.0).await;
+    wait_status(&srv, "node", "unhealthy").await;
+    let (_, all) = srv.get_json("/api/v1/telemetry/health").await;
+    assert_eq!(all["status"], "unhealthy");
+    push_p2p(&srv, 9.0, 900.0).await;
+    let v = wait_status(&srv, "node", "degraded").await;
+    assert!(
+        v["message"].as_str().unwrap().contains("900 is above 500"),
+        "{v}"
+    );
+    push_p2p(&srv, 9.0, 10.0).await;
+    wait_status(&srv, "node", "healthy").await;
+
+    for (depth, want) in [(5.0, "healthy"), (500.0, "degraded"), (5000.0, "unhealthy")] {
+        let (code, _) = srv
+            .post_json(
+                "/api/v1/telemetry/metrics",
+                serde_json::json!({"name": "queue.depth", "type": "gauge", "value": depth}),
+            )
+            .await;
+        assert_eq!(code, 200);
+        wait_status(&srv, "queue", want).await;
+    }
+}
+
+#[tokio::test]
+async fn sighup_reload_adds_and_removes_services_keeping_the_rest() {
+    let mode = Arc::new(AtomicU8::new(HEALTHY));
+    let (port, _stop) = flipping_server(mode.clone()).await;
+    let svc = |name: &str| {
+        format!("    {name}: {{health_endpoint: \"http://127.0.0.1:{port}/health\"}}\n")
+    };
+    let head = "health:\n  check_interval: 200ms\n  services:\n";
+    let mut srv = TestServer::start_with(Opts {
+        config_yaml: Some(format!("{head}{}{}", svc("a"), svc("b"))),
+        ..Opts::default()
+    })
+    .await;
+    wait_status(&srv, "a", "healthy").await;
+    let checks_before = status_of(&srv, "a").await["checks_total"].as_u64().unwrap();
+    let tmp = srv.keep_tmp();
+    std::fs::write(
+        tmp.path().join("blazar.yaml"),
+        format!("{head}{}{}", svc("a"), svc("c")),
+    )
+    .unwrap();
+    srv.signal("HUP");
+    wait_status(&srv, "c", "healthy").await;
+    let (code, _) = srv.get_json("/api/v1/telemetry/health/b").await;
+    assert_eq!(code, 404, "b is no longer monitored");
+    let a = status_of(&srv, "a").await;
+    assert!(
+        a["checks_total"].as_u64().unwrap() >= checks_before,
+        "a kept its state across the reload: {a}"
+    );
+    assert_eq!(a["transitions"].as_array().unwrap().len(), 1, "{a}");
+    // A config with a dependency cycle is refused; the running services stay.
+    std::fs::write(
+        tmp.path().join("blazar.yaml"),
+        format!(
+            "{head}    a: {{health_endpoint: \"tcp://127.0.0.1:1\", dependencies: [c]}}\n    c: {{health_endpoint: \"tcp://127.0.0.1:1\", dependencies: [a]}}\n"
+        ),
+    )
+    .unwrap();
+    srv.signal("HUP");
+    eventually("reload refused", || async {
+        srv.log_text().contains("dependency cycle").then_some(())
+    })
+    .await;
+    let (_, all) = srv.get_json("/api/v1/telemetry/health").await;
+    assert_eq!(all["status"], "healthy", "{all}");
 }
