@@ -414,6 +414,19 @@ async fn sighup_reload_adds_and_removes_services_keeping_the_rest() {
     wait_status(&srv, "c", "healthy").await;
     let (code, _) = srv.get_json("/api/v1/telemetry/health/b").await;
     assert_eq!(code, 404, "b is no longer monitored");
+    let (_, listed) = srv
+        .get_json("/api/v1/telemetry/metrics?name=service.health.status")
+        .await;
+    let services: Vec<&str> = listed["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["tags"]["service"].as_str().unwrap())
+        .collect();
+    assert!(
+        !services.contains(&"b") && services.contains(&"a"),
+        "b's status series ended: {services:?}"
+    );
     let a = status_of(&srv, "a").await;
     assert!(
         a["checks_total"].as_u64().unwrap() >= checks_before,

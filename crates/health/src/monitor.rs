@@ -113,7 +113,18 @@ impl HealthMonitor {
         if let Some(old) = self.running.lock().replace(token.clone()) {
             old.cancel();
         }
+        let removed = self.removed_by(config);
         let generation = self.install(config);
+        if !removed.is_empty() {
+            // Their status series end here rather than showing a last value forever.
+            let limits = store.settings().limits;
+            let t = now_ns() / blazar_model::NANOS_PER_MILLI;
+            let mut rec = Recorder::default();
+            for (name, crit, status) in &removed {
+                rec.stale(name, *crit, *status, t, &limits);
+            }
+            write(store, rec);
+        }
         if !config.enabled || config.services.is_empty() {
             return;
         }
@@ -157,6 +168,21 @@ impl HealthMonitor {
                 services, watched, generation, every, tx, token,
             ));
         }
+    }
+
+    /// Returns the services now monitored that `config` no longer lists.
+    fn removed_by(
+        &self,
+        config: &HealthConfig,
+    ) -> Vec<(String, blazar_config::Criticality, HealthStatus)> {
+        let inner = self.shared.inner.lock();
+        inner
+            .services
+            .iter()
+            .zip(&inner.states)
+            .filter(|(s, _)| !config.services.iter().any(|c| c.name == s.name))
+            .map(|(s, st)| (s.name.clone(), s.criticality, st.tracker.status))
+            .collect()
     }
 
     /// Installs `config`'s services as a new generation, carrying state over by name.
