@@ -449,3 +449,56 @@ async fn sighup_reload_adds_and_removes_services_keeping_the_rest() {
     let (_, all) = srv.get_json("/api/v1/telemetry/health").await;
     assert_eq!(all["status"], "healthy", "{all}");
 }
+
+#[tokio::test]
+async fn process_watch_records_liveness_cpu_and_memory() {
+    let mut child = std::process::Command::new("sleep")
+        .arg("300")
+        .spawn()
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("worker.pid");
+    std::fs::write(&pid_file, child.id().to_string()).unwrap();
+    let yaml = format!(
+        "health:\n  check_interval: 200ms\n  success_threshold: 1\n  unhealthy_timeout: 400ms\n  services:\n    \
+         worker: {{pid_file: {:?}}}\n",
+        pid_file.display().to_string()
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    let v = wait_status(&srv, "worker", "healthy").await;
+    assert_eq!(v["check"], "process");
+    assert_eq!(v["process"]["alive"], true, "{v}");
+    assert_eq!(v["process"]["pid"], child.id());
+    assert!(v["process"]["memory_bytes"].as_u64().unwrap() > 0, "{v}");
+    let (_, up) = srv
+        .get_json("/api/v1/telemetry/metrics?name=service.process.*")
+        .await;
+    let names: Vec<&str> = up["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["tags"]["service"] == "worker")
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    for want in [
+        "service.process.up",
+        "service.process.cpu_percent",
+        "service.process.memory_bytes",
+    ] {
+        assert!(names.contains(&want), "{want} in {names:?}");
+    }
+    // The process dies: degraded at once, unhealthy once that has lasted unhealthy_timeout.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let v = wait_status(&srv, "worker", "unhealthy").await;
+    assert_eq!(v["process"]["alive"], false, "{v}");
+    let (_, up) = srv
+        .get_json("/api/v1/telemetry/metrics?name=service.process.up")
+        .await;
+    let value = up["metrics"][0]["value"].as_f64().unwrap();
+    assert_eq!(value, 0.0, "{up}");
+}
