@@ -502,3 +502,64 @@ async fn process_watch_records_liveness_cpu_and_memory() {
     let value = up["metrics"][0]["value"].as_f64().unwrap();
     assert_eq!(value, 0.0, "{up}");
 }
+
+/// Kills the child on drop.
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn https_checks_verify_certificates_unless_told_not_to() {
+    // A real TLS server with a self-signed certificate: `openssl s_server -www` answers any GET
+    // with 200 and a status page.
+    let dir = tempfile::tempdir().unwrap();
+    let (key, cert) = (dir.path().join("key.pem"), dir.path().join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=127.0.0.1", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl is needed for this test (Debian package openssl)");
+    assert!(made.status.success(), "{made:?}");
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let _server = Reap(
+        std::process::Command::new("openssl")
+            .args(["s_server", "-www", "-quiet", "-accept"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-key")
+            .arg(&key)
+            .arg("-cert")
+            .arg(&cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let yaml = format!(
+        "health:\n  check_interval: 200ms\n  services:\n    \
+         strict: {{health_endpoint: \"https://127.0.0.1:{port}/\"}}\n    \
+         lenient: {{health_endpoint: \"https://127.0.0.1:{port}/\", tls_verify: false}}\n"
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    let v = wait_status(&srv, "lenient", "healthy").await;
+    assert_eq!(v["message"], "HTTP 200");
+    let v = wait_status(&srv, "strict", "degraded").await;
+    let msg = v["message"].as_str().unwrap().to_ascii_lowercase();
+    assert!(msg.contains("certificate"), "{v}");
+}
