@@ -3,6 +3,7 @@
 mod analyze;
 mod config;
 mod events;
+mod health;
 mod logs;
 mod metrics;
 pub(crate) mod output;
@@ -84,6 +85,8 @@ enum ClientCommand {
     Services,
     /// Show the host now: CPU, load, memory, disks, network, blazar's own process.
     Resources(resources::ResourcesArgs),
+    /// Show the monitored services' health, or one service's in detail (exit 1 when unhealthy).
+    Health(health::HealthArgs),
     /// Follow the live stream until Ctrl-C.
     Tail(tail::TailArgs),
 }
@@ -131,6 +134,7 @@ async fn run_client(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<ExitCod
         ClientCommand::Logs(args) => logs::run(ctx, args).await,
         ClientCommand::Services => services::run(ctx).await,
         ClientCommand::Resources(args) => resources::run(ctx, args).await,
+        ClientCommand::Health(args) => health::run(ctx, args).await,
         ClientCommand::Tail(args) => tail::run(ctx, args).await,
     }
 }

@@ -26,3 +26,33 @@ pub fn trace(trace_id: &str) -> String {
 }
 /// The live stream (SSE with `Accept: text/event-stream`): `GET ?types=a,b&service=`.
 pub const STREAM: &str = "/api/v1/telemetry/stream";
+/// The health monitor's services and overall status: `GET`.
+pub const SERVICE_HEALTH: &str = "/api/v1/telemetry/health";
+
+/// Returns the path of one monitored service, `GET` → its status and transitions. The name is
+/// percent-encoded, so any name stays one path segment.
+pub fn service_health(name: &str) -> String {
+    let mut path = format!("{SERVICE_HEALTH}/");
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            path.push(char::from(b));
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn service_health_path_encodes_the_name() {
+        assert_eq!(service_health("web-1"), "/api/v1/telemetry/health/web-1");
+        assert_eq!(
+            service_health("a/b c?é"),
+            "/api/v1/telemetry/health/a%2Fb%20c%3F%C3%A9"
+        );
+    }
+}

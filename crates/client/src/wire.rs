@@ -424,6 +424,81 @@ pub struct Lagged {
     pub skipped: u64,
 }
 
+/// `GET /api/v1/telemetry/health`: the services the health monitor checks, and the whole.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct HealthOverview {
+    /// The overall status, after criticality and dependencies.
+    pub status: HealthStatus,
+    pub timestamp: Option<String>,
+    pub summary: HealthSummary,
+    pub services: Vec<ServiceHealth>,
+}
+
+/// How many services are in each status.
+#[derive(Debug, Clone, Copy, Deserialize, Default)]
+#[serde(default)]
+pub struct HealthSummary {
+    pub healthy: u64,
+    pub degraded: u64,
+    pub unhealthy: u64,
+    pub unknown: u64,
+}
+
+/// One monitored service; `GET /api/v1/telemetry/health/{service}` adds its `transitions`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct ServiceHealth {
+    pub name: String,
+    pub status: HealthStatus,
+    /// `critical`, `important` or `optional`.
+    pub criticality: String,
+    /// The check kind: `http`, `tcp`, `grpc`, `exec`, `metric` or `process`.
+    pub check: String,
+    /// What the check targets (URL, address, command, metric).
+    pub target: String,
+    /// The last passing check.
+    pub last_seen: Option<String>,
+    pub last_check: Option<String>,
+    /// The last status transition.
+    pub last_change: Option<String>,
+    pub response_time_ms: Option<f64>,
+    /// Consecutive failed checks.
+    pub error_count: u64,
+    pub checks_total: u64,
+    pub failures_total: u64,
+    pub message: Option<String>,
+    /// Dependency name → its status.
+    pub dependencies: BTreeMap<String, HealthStatus>,
+    /// Unhealthy dependencies (direct or transitive) that are the root cause of this status.
+    pub affected_by: Vec<String>,
+    pub process: Option<WatchedProcess>,
+    /// Status changes, oldest first; only in the one-service answer.
+    pub transitions: Vec<HealthTransition>,
+}
+
+/// The process a service watches.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct WatchedProcess {
+    /// `None` when no process was found.
+    pub pid: Option<u32>,
+    pub alive: bool,
+    pub cpu_percent: Option<f64>,
+    pub memory_bytes: Option<u64>,
+    pub message: Option<String>,
+}
+
+/// One status change of a service.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct HealthTransition {
+    pub from: HealthStatus,
+    pub to: HealthStatus,
+    pub at: String,
+    pub message: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,5 +561,35 @@ mod tests {
         let l: Lagged = serde_json::from_value(m.data).unwrap();
         assert_eq!(l.skipped, 12);
         assert_eq!(StreamKind::parse("anomaly"), StreamKind::Other);
+    }
+
+    #[test]
+    fn service_health_decodes_with_nulls_and_unknown_fields() {
+        let o: HealthOverview = serde_json::from_value(json!({
+            "status": "degraded", "timestamp": "2026-12-04T18:00:00.123Z",
+            "summary": {"healthy": 1, "degraded": 1, "unhealthy": 0, "unknown": 0, "new": 2},
+            "services": [{"name": "api", "status": "degraded", "criticality": "critical",
+                          "check": "http", "target": "http://h/health", "last_seen": null,
+                          "response_time_ms": null, "error_count": 2,
+                          "dependencies": {"db": "unhealthy", "q": "later"},
+                          "affected_by": ["db"], "process": null, "future": true}]
+        }))
+        .unwrap();
+        assert_eq!(o.status, HealthStatus::Degraded);
+        assert_eq!(o.summary.degraded, 1);
+        let s = &o.services[0];
+        assert_eq!(s.dependencies["db"], HealthStatus::Unhealthy);
+        assert_eq!(s.dependencies["q"], HealthStatus::Unknown);
+        assert!(s.last_seen.is_none() && s.process.is_none() && s.transitions.is_empty());
+        let d: ServiceHealth = serde_json::from_value(json!({
+            "name": "api", "status": "healthy",
+            "process": {"pid": 7, "alive": true, "cpu_percent": 1.5, "memory_bytes": 10},
+            "transitions": [{"from": "unknown", "to": "healthy", "at": "2026-12-04T18:00:00Z",
+                             "message": "HTTP 200"}]
+        }))
+        .unwrap();
+        assert_eq!(d.process.unwrap().pid, Some(7));
+        assert_eq!(d.transitions[0].from, HealthStatus::Unknown);
+        assert_eq!(d.transitions[0].to, HealthStatus::Healthy);
     }
 }
