@@ -250,16 +250,19 @@ async fn monitor_follows_real_services_through_every_status() {
         .expect("the unhealthy series");
     assert_eq!(current["value"], 0.0, "{current}");
     assert_eq!(current["tags"]["criticality"], "critical");
-    let (_, counts) = srv
-        .get_json("/api/v1/telemetry/metrics?name=service.health.response_time_seconds_count")
-        .await;
-    let n = counts["metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["tags"]["service"] == "cache")
-        .map(|m| m["value"].as_f64().unwrap())
-        .expect("cache response times");
+    // Response times are written every 5 s.
+    let n = eventually("cache response times", || async {
+        let (_, counts) = srv
+            .get_json("/api/v1/telemetry/metrics?name=service.health.response_time_seconds_count")
+            .await;
+        counts["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["tags"]["service"] == "cache")
+            .and_then(|m| m["value"].as_f64())
+    })
+    .await;
     assert!(n >= 1.0);
     let (_, text) = srv.get_text("/metrics").await;
     assert!(

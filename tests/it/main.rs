@@ -6,6 +6,7 @@ mod support;
 mod analysis;
 mod bad_input;
 mod cli;
+mod cli_health;
 mod cli_traces;
 mod config;
 mod health;

@@ -195,10 +195,17 @@ pub(crate) fn health(raw: &RawConfig) -> Result<HealthConfig, ConfigError> {
     let success_threshold = threshold("health.success_threshold", h.success_threshold, 2)?;
     let failure_threshold = threshold("health.failure_threshold", h.failure_threshold, 1)?;
     let max_concurrent_checks = h.max_concurrent_checks.unwrap_or(4096);
-    if max_concurrent_checks == 0 {
+    if !(1..=65_536).contains(&max_concurrent_checks) {
         return Err(ConfigError::invalid(
             "health.max_concurrent_checks",
-            "expected a positive number, got 0",
+            format!("expected 1 to 65536, got {max_concurrent_checks}"),
+        ));
+    }
+    let history = h.history.unwrap_or(100);
+    if !(1..=10_000).contains(&history) {
+        return Err(ConfigError::invalid(
+            "health.history",
+            format!("expected 1 to 10000 transitions, got {history}"),
         ));
     }
     let raw_services = h.services.as_ref().or(raw.services.as_ref());
@@ -226,7 +233,7 @@ pub(crate) fn health(raw: &RawConfig) -> Result<HealthConfig, ConfigError> {
         unhealthy_timeout,
         services,
         max_concurrent_checks,
-        history: h.history.unwrap_or(100).max(1),
+        history,
     })
 }
 
@@ -419,11 +426,11 @@ fn probe(
                 let name_ok = !h.is_empty()
                     && h.bytes()
                         .all(|b| b.is_ascii_alphanumeric() || b"-_".contains(&b));
-                if !name_ok || v.contains(['\r', '\n']) {
+                if !name_ok || v.chars().any(|c| c.is_control() && c != '\t') {
                     return Err(ConfigError::invalid(
                         &key(&format!("headers.{h}")),
                         "expected a header name of letters, digits, '-' or '_' and a value \
-                         without line breaks",
+                         without control characters",
                     ));
                 }
             }

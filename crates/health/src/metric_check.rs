@@ -36,31 +36,37 @@ pub fn evaluate(store: &Store, check: &MetricCheck, now_ms: i64) -> Observation 
         );
     }
     let max_age_ms = i64::try_from(check.max_age.as_millis()).unwrap_or(i64::MAX);
-    let mut worst = Verdict::Healthy;
+    let mut worst: Option<Verdict> = None;
     let mut message = String::new();
+    let mut newest_old: Option<i64> = None;
     for (r, labels) in series.iter().take(MAX_SERIES) {
-        let (verdict, why) = match store.head().latest(*r) {
-            Some(s) if !s.v.is_nan() && now_ms.saturating_sub(s.t) <= max_age_ms => {
-                judge(check, s.v)
-            }
-            Some(s) if !s.v.is_nan() => (
-                Verdict::Failed,
-                format!(
-                    "no sample for {:?} (last {:?} ago)",
-                    check.max_age,
-                    Duration::from_millis(u64::try_from(now_ms.saturating_sub(s.t)).unwrap_or(0))
-                ),
-            ),
-            _ => (Verdict::Failed, "no sample".to_string()),
-        };
-        if verdict > worst || message.is_empty() {
-            if verdict > worst {
-                worst = verdict;
-            }
+        // A series with no recent sample has ended (a peer or instance went away); only when
+        // every series is old does the check fail.
+        let latest = store.head().latest(*r).filter(|s| !s.v.is_nan());
+        let Some(s) = latest else { continue };
+        if now_ms.saturating_sub(s.t) > max_age_ms {
+            newest_old = Some(newest_old.map_or(s.t, |t| t.max(s.t)));
+            continue;
+        }
+        let (verdict, why) = judge(check, s.v);
+        if worst.is_none_or(|w| verdict > w) {
+            worst = Some(verdict);
             message.clear();
             let _ = write!(message, "{labels}: {why}");
         }
     }
+    let Some(worst) = worst else {
+        let why = match newest_old {
+            Some(t) => format!(
+                "no sample of {} for {:?} (last {:?} ago)",
+                selector(check),
+                check.max_age,
+                Duration::from_millis(u64::try_from(now_ms.saturating_sub(t)).unwrap_or(0))
+            ),
+            None => format!("no sample of {}", selector(check)),
+        };
+        return Observation::new(Verdict::Failed, start.elapsed(), why);
+    };
     Observation::new(worst, start.elapsed(), crate::probe::cut_message(&message))
 }
 

@@ -32,6 +32,10 @@ use crate::HealthStatus;
 const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// Extra time past a check's own timeout before the scheduler gives up on it.
 const TIMEOUT_GRACE: Duration = Duration::from_millis(250);
+/// The same for exec checks, which kill and reap their process group after the timeout.
+const EXEC_GRACE: Duration = Duration::from_secs(5);
+/// How often response-time histograms are written (each write is 16 series per service).
+const RESPONSES_EVERY: Duration = Duration::from_secs(5);
 
 /// The health monitor: start it with a config, reload it, read its view.
 pub struct HealthMonitor {
@@ -113,6 +117,15 @@ impl HealthMonitor {
         if let Some(old) = self.running.lock().replace(token.clone()) {
             old.cancel();
         }
+        // Turned off: nothing is checked or listed (a frozen last status would read as current).
+        let config = &if config.enabled {
+            config.clone()
+        } else {
+            HealthConfig {
+                services: Vec::new(),
+                ..config.clone()
+            }
+        };
         let removed = self.removed_by(config);
         let generation = self.install(config);
         if !removed.is_empty() {
@@ -170,7 +183,8 @@ impl HealthMonitor {
         }
     }
 
-    /// Returns the services now monitored that `config` no longer lists.
+    /// Returns the services now monitored that `config` no longer lists (or lists with another
+    /// criticality).
     fn removed_by(
         &self,
         config: &HealthConfig,
@@ -180,7 +194,13 @@ impl HealthMonitor {
             .services
             .iter()
             .zip(&inner.states)
-            .filter(|(s, _)| !config.services.iter().any(|c| c.name == s.name))
+            // A new criticality is a new label set: the old series ends too.
+            .filter(|(s, _)| {
+                !config
+                    .services
+                    .iter()
+                    .any(|c| c.name == s.name && c.criticality == s.criticality)
+            })
             .map(|(s, st)| (s.name.clone(), s.criticality, st.tracker.status))
             .collect()
     }
@@ -452,7 +472,12 @@ async fn schedule(ctx: CheckCtx, stop: CancellationToken) {
 /// Runs one round of a service's checks, bounded by its timeout; a panic in a check is that
 /// service's failure.
 async fn run_guarded(ctx: &CheckCtx) -> Observation {
-    let limit = ctx.svc.timeout + TIMEOUT_GRACE;
+    // An exec check may need a few seconds past its timeout to kill and reap its processes.
+    let grace = match ctx.svc.probe {
+        Some(ProbeConfig::Exec { .. }) => EXEC_GRACE,
+        _ => TIMEOUT_GRACE,
+    };
+    let limit = ctx.svc.timeout + grace;
     let start = Instant::now();
     match tokio::time::timeout(limit, guarded(run_checks(ctx))).await {
         Ok(Ok(obs)) => obs,
@@ -610,33 +635,45 @@ async fn evaluate(
     stop: CancellationToken,
 ) {
     let mut pending = Pending::default();
-    record_unknown(&shared, &store, generation);
+    record_unknown(&shared, &store, generation).await;
     let mut tick = tokio::time::interval(FLUSH_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_responses = Instant::now();
     let mut buf = Vec::with_capacity(256);
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
             _ = tick.tick() => {
-                flush(&shared, &store, &mut pending, generation);
+                let responses = last_responses.elapsed() >= RESPONSES_EVERY;
+                if responses {
+                    last_responses = Instant::now();
+                }
+                flush(&shared, &store, &mut pending, generation, responses).await;
                 continue;
             }
             n = rx.recv_many(&mut buf, 1024) => if n == 0 { break },
         }
         apply(&shared, &mut pending, generation, buf.drain(..));
         if !pending.transitions.is_empty() {
-            flush(&shared, &store, &mut pending, generation);
+            flush(&shared, &store, &mut pending, generation, false).await;
         }
     }
-    flush(&shared, &store, &mut pending, generation);
+    flush(&shared, &store, &mut pending, generation, true).await;
 }
 
-/// Observations not yet written.
+/// Observations not yet written. Each entry carries its service's config, so what was decided
+/// is written and published even if a reload replaced the services meanwhile.
 #[derive(Default)]
 struct Pending {
-    touched: HashMap<usize, ResponseAgg>,
-    processes: Vec<(usize, ProcessSample)>,
-    transitions: Vec<(usize, Transition)>,
+    /// The latest status of each service checked since the last write.
+    statuses: HashMap<usize, (Arc<ServiceConfig>, HealthStatus)>,
+    /// Response times since the last histogram write.
+    responses: HashMap<usize, (Arc<ServiceConfig>, ResponseAgg)>,
+    processes: Vec<(Arc<ServiceConfig>, ProcessSample)>,
+    transitions: Vec<(usize, Arc<ServiceConfig>, Transition)>,
+    /// The last write's timestamp (ms): each write is later than the one before, so a stale
+    /// marker never lands on its series' last sample's millisecond (where it would be refused).
+    last_t: i64,
 }
 
 fn apply(
@@ -665,11 +702,10 @@ fn apply(
                 at_ns,
             } if g == generation => {
                 for (index, sample) in samples {
-                    let only = inner
-                        .services
-                        .get(index)
-                        .is_some_and(|s| s.probe.is_none() && s.metric_checks.is_empty());
-                    if only {
+                    let Some(svc) = inner.services.get(index).cloned() else {
+                        continue;
+                    };
+                    if svc.probe.is_none() && svc.metric_checks.is_empty() {
                         let obs = if sample.alive {
                             Observation::new(
                                 Verdict::Healthy,
@@ -688,7 +724,7 @@ fn apply(
                     if let Some(st) = inner.states.get_mut(index) {
                         st.process = Some(sample.clone());
                     }
-                    pending.processes.push((index, sample));
+                    pending.processes.push((svc, sample));
                 }
             }
             _ => {}
@@ -706,93 +742,138 @@ fn apply(
 }
 
 fn observe(inner: &mut Inner, pending: &mut Pending, index: usize, obs: &Observation, at_ns: i64) {
-    let Some(st) = inner.states.get_mut(index) else {
+    let (Some(svc), Some(st)) = (inner.services.get(index), inner.states.get_mut(index)) else {
         return;
     };
     let Some(rules) = st.rules else { return };
     if let Some(t) = st.tracker.observe(obs, at_ns, &rules) {
-        pending.transitions.push((index, t));
+        pending.transitions.push((index, svc.clone(), t));
     }
-    let agg = pending.touched.entry(index).or_default();
+    pending
+        .statuses
+        .insert(index, (svc.clone(), st.tracker.status));
     if !obs.elapsed.is_zero() {
-        agg.observe(obs.elapsed.as_secs_f64());
+        pending
+            .responses
+            .entry(index)
+            .or_insert_with(|| (svc.clone(), ResponseAgg::default()))
+            .1
+            .observe(obs.elapsed.as_secs_f64());
     }
 }
 
 /// Writes `service.health.status = -1` for services not checked yet, so they show on charts.
-fn record_unknown(shared: &Shared, store: &Store, generation: u64) {
-    let limits = store.settings().limits;
-    let t = now_ns() / blazar_model::NANOS_PER_MILLI;
-    let mut rec = Recorder::default();
-    {
+async fn record_unknown(shared: &Shared, store: &Arc<Store>, generation: u64) {
+    let unknown: Vec<(String, blazar_config::Criticality)> = {
         let inner = shared.inner.lock();
         if inner.generation != generation {
             return;
         }
-        for (svc, st) in inner.services.iter().zip(&inner.states) {
-            if st.tracker.status == HealthStatus::Unknown {
-                rec.status(
-                    &svc.name,
-                    svc.criticality,
-                    HealthStatus::Unknown,
-                    t,
-                    &limits,
-                );
-            }
+        inner
+            .services
+            .iter()
+            .zip(&inner.states)
+            .filter(|(_, st)| st.tracker.status == HealthStatus::Unknown)
+            .map(|(svc, _)| (svc.name.clone(), svc.criticality))
+            .collect()
+    };
+    let store = store.clone();
+    let _ = tokio::task::spawn_blocking(move || {
+        let limits = store.settings().limits;
+        let t = now_ns() / blazar_model::NANOS_PER_MILLI;
+        let mut rec = Recorder::default();
+        for (name, crit) in &unknown {
+            rec.status(name, *crit, HealthStatus::Unknown, t, &limits);
         }
-    }
-    write(store, rec);
+        write(&store, rec);
+    })
+    .await;
 }
 
-fn flush(shared: &Shared, store: &Store, pending: &mut Pending, generation: u64) {
-    if pending.touched.is_empty() && pending.processes.is_empty() && pending.transitions.is_empty()
+/// Writes what is pending (histograms only when `responses`) off the async workers, then
+/// publishes the changes.
+async fn flush(
+    shared: &Shared,
+    store: &Arc<Store>,
+    pending: &mut Pending,
+    generation: u64,
+    responses: bool,
+) {
+    if pending.statuses.is_empty()
+        && pending.processes.is_empty()
+        && pending.transitions.is_empty()
+        && (!responses || pending.responses.is_empty())
     {
         return;
     }
-    let limits = store.settings().limits;
-    let t = now_ns() / blazar_model::NANOS_PER_MILLI;
-    let mut rec = Recorder::default();
-    let mut messages = Vec::new();
-    {
+    let statuses = std::mem::take(&mut pending.statuses);
+    let processes = std::mem::take(&mut pending.processes);
+    let transitions = std::mem::take(&mut pending.transitions);
+    let response_aggs = if responses {
+        std::mem::take(&mut pending.responses)
+    } else {
+        HashMap::new()
+    };
+    // Views for the messages come from the one consistent state; after a reload replaced the
+    // services, the message carries what the transition itself knows.
+    let messages: Vec<Message> = {
         let inner = shared.inner.lock();
-        if inner.generation != generation {
-            *pending = Pending::default();
-            return;
-        }
-        for (index, agg) in pending.touched.drain() {
-            let (Some(svc), Some(st)) = (inner.services.get(index), inner.states.get(index)) else {
-                continue;
-            };
-            rec.status(&svc.name, svc.criticality, st.tracker.status, t, &limits);
-            rec.responses(&svc.name, &agg, t, &limits);
-        }
-        for (index, sample) in pending.processes.drain(..) {
-            if let Some(svc) = inner.services.get(index) {
-                rec.process(&svc.name, &sample, t, &limits);
-            }
-        }
-        let transitions = std::mem::take(&mut pending.transitions);
-        if !transitions.is_empty() {
-            let causes = causes(&inner);
-            for (index, tr) in transitions {
-                let Some(svc) = inner.services.get(index) else {
-                    continue;
-                };
-                rec.stale(&svc.name, svc.criticality, tr.from, t, &limits);
-                tracing::info!(
-                    service = %svc.name,
-                    from = tr.from.as_str(),
-                    to = tr.to.as_str(),
-                    message = %tr.message,
-                    "health changed"
-                );
-                if let Some(view) = service_view(&inner, &causes, index, false) {
-                    messages.push(health_update(view, &tr, inner.overall));
-                }
-            }
-        }
+        let current = inner.generation == generation;
+        let causes = if current && !transitions.is_empty() {
+            causes(&inner)
+        } else {
+            Vec::new()
+        };
+        transitions
+            .iter()
+            .map(|(index, svc, tr)| {
+                let view = current
+                    .then(|| service_view(&inner, &causes, *index, false))
+                    .flatten();
+                health_update(svc, view, tr, inner.overall)
+            })
+            .collect()
+    };
+    for (_, svc, tr) in &transitions {
+        tracing::info!(
+            service = %svc.name,
+            from = tr.from.as_str(),
+            to = tr.to.as_str(),
+            message = %tr.message,
+            "health changed"
+        );
     }
-    write(store, rec);
+    let t = (now_ns() / blazar_model::NANOS_PER_MILLI).max(pending.last_t + 1);
+    pending.last_t = t;
+    let s = store.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let limits = s.settings().limits;
+        let mut rec = Recorder::default();
+        for (svc, tr) in transitions.iter().map(|(_, svc, tr)| (svc, tr)) {
+            // Back to a status already left in this write (healthy → degraded → healthy):
+            // that series is current again, not ended.
+            let current_again = statuses
+                .values()
+                .any(|(s, st)| s.name == svc.name && *st == tr.from);
+            if !current_again {
+                rec.stale(&svc.name, svc.criticality, tr.from, t, &limits);
+            }
+        }
+        for (svc, status) in statuses.values() {
+            rec.status(&svc.name, svc.criticality, *status, t, &limits);
+        }
+        for (svc, agg) in response_aggs.values() {
+            rec.responses(&svc.name, agg, t, &limits);
+        }
+        for (svc, sample) in &processes {
+            rec.process(&svc.name, sample, t, &limits);
+        }
+        write(&s, rec);
+    })
+    .await;
+    if let Err(e) = written {
+        tracing::error!(error = %e, "health series write failed");
+    }
     for m in messages {
         store.bus().publish(m);
     }
@@ -807,18 +888,31 @@ fn write(store: &Store, rec: Recorder) {
     }
 }
 
-/// A `health_update` stream message: the service now, what it was, and the whole.
-fn health_update(view: ServiceView, tr: &Transition, overall: HealthStatus) -> Message {
-    let service = view.name.clone();
-    let mut data = serde_json::to_value(&view).unwrap_or_default();
+/// A `health_update` stream message: the service now (its status as of this transition), what
+/// it was, and the whole.
+fn health_update(
+    svc: &ServiceConfig,
+    view: Option<ServiceView>,
+    tr: &Transition,
+    overall: HealthStatus,
+) -> Message {
+    let mut data = match view {
+        Some(v) => serde_json::to_value(&v).unwrap_or_default(),
+        None => serde_json::json!({
+            "name": svc.name,
+            "criticality": svc.criticality,
+            "message": tr.message,
+        }),
+    };
     if let Some(obj) = data.as_object_mut() {
+        obj.insert("status".into(), serde_json::json!(tr.to));
         obj.insert("previous".into(), serde_json::json!(tr.from));
         obj.insert("overall".into(), serde_json::json!(overall));
     }
     Message {
         kind: MessageKind::HealthUpdate,
         timestamp_ns: tr.at_ns,
-        service: Some(service),
+        service: Some(svc.name.clone()),
         data,
     }
 }

@@ -37,10 +37,12 @@ pub struct Transition {
     pub message: String,
 }
 
-/// A status seen but not yet confirmed.
+/// A run of results on one side of the current status (all better, or all worse), not yet
+/// long enough to move it. Degraded and unhealthy alternating are both worse than healthy, so
+/// they count toward one move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Pending {
-    status: HealthStatus,
+    better: bool,
     count: u32,
     since_ns: i64,
 }
@@ -102,19 +104,19 @@ impl Tracker {
         }
         // The first result decides at once: there is nothing to flap from.
         if self.status != HealthStatus::Unknown {
+            let better = candidate.severity() < self.status.severity();
             let pending = match self.pending {
-                Some(p) if p.status == candidate => Pending {
+                Some(p) if p.better == better => Pending {
                     count: p.count.saturating_add(1),
                     ..p
                 },
                 _ => Pending {
-                    status: candidate,
+                    better,
                     count: 1,
                     since_ns: now_ns,
                 },
             };
             self.pending = Some(pending);
-            let better = candidate.severity() < self.status.severity();
             let confirmed = if better {
                 let held = u64::try_from(now_ns.saturating_sub(pending.since_ns)).unwrap_or(0);
                 pending.count >= rules.success_threshold
@@ -224,6 +226,16 @@ mod tests {
         assert_eq!(t.transitions.len(), 1);
         assert_eq!(run(&mut t, &r, &[F, F]), vec![H, D]);
         assert_eq!(run(&mut t, &r, &[VH, F, VH, VH]), vec![D, D, D, H]);
+    }
+
+    #[test]
+    fn worse_results_of_different_kinds_count_together() {
+        let mut t = Tracker::default();
+        let r = rules(2, 2);
+        // 503 alternating with {"status":"unhealthy"}: every result is worse than healthy.
+        assert_eq!(run(&mut t, &r, &[VH, VD, VU]), vec![H, H, U]);
+        // Recovering through degraded and healthy alternating: both better than unhealthy.
+        assert_eq!(run(&mut t, &r, &[VD, VH]), vec![U, H]);
     }
 
     #[test]

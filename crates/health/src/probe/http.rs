@@ -127,10 +127,13 @@ fn body_status(body: &[u8]) -> (Verdict, Option<String>) {
     let Ok(b) = serde_json::from_slice::<Body>(body) else {
         return (Verdict::Healthy, None);
     };
+    // Seed 001: `healthy`, `degraded`, anything else unhealthy. The words of Spring Boot
+    // (`UP`, `DOWN`, `OUT_OF_SERVICE`) and of the IETF health check draft (`pass`, `warn`,
+    // `fail`) mean what they say. No `status` field at all is like an unparsable body: healthy.
     let verdict = match b.status.as_deref().map(str::to_ascii_lowercase).as_deref() {
-        Some("degraded") => Verdict::Degraded,
-        Some("unhealthy") => Verdict::Unhealthy,
-        _ => Verdict::Healthy,
+        None | Some("healthy" | "ok" | "up" | "pass") => Verdict::Healthy,
+        Some("degraded" | "warn" | "warning") => Verdict::Degraded,
+        Some(_) => Verdict::Unhealthy,
     };
     let said = match (b.status, b.message) {
         (Some(s), Some(m)) => Some(format!("{s}: {m}")),
@@ -165,6 +168,11 @@ mod tests {
         assert_eq!(v(200, r#"{"status":"degraded"}"#, &[]), Verdict::Degraded);
         assert_eq!(v(200, r#"{"status":"unhealthy"}"#, &[]), Verdict::Unhealthy);
         assert_eq!(v(200, "not json", &[]), Verdict::Healthy);
+        assert_eq!(v(200, r#"{"uptime": 3}"#, &[]), Verdict::Healthy);
+        assert_eq!(v(200, r#"{"status":"down"}"#, &[]), Verdict::Unhealthy);
+        assert_eq!(v(200, r#"{"status":"UP"}"#, &[]), Verdict::Healthy);
+        assert_eq!(v(200, r#"{"status":"warn"}"#, &[]), Verdict::Degraded);
+        assert_eq!(v(200, r#"{"status":"fail"}"#, &[]), Verdict::Unhealthy);
         assert_eq!(v(200, "", &[]), Verdict::Healthy);
         assert_eq!(v(204, "", &[]), Verdict::Healthy);
         assert_eq!(v(503, r#"{"status":"healthy"}"#, &[]), Verdict::Degraded);
