@@ -2,15 +2,18 @@
 //! `Config` (validated, defaults filled). Seed-style flat keys map in `compat`; `BLAZAR_*`
 //! environment variables override file keys in `env`.
 
+mod alerting;
 mod compat;
 mod env;
 mod error;
 mod health;
 mod load;
 mod raw;
+pub mod selector;
 mod units;
 mod validated;
 
+pub use alerting::{AlertRule, AlertingConfig, Channel, ChannelKind, Condition, Severity};
 pub use error::ConfigError;
 pub use health::{
     Criticality, HealthConfig, MetricCheck, ProbeConfig, ProcessWatch, ServiceConfig,
@@ -21,6 +24,5 @@ pub use raw::RawConfig;
 pub use units::{ByteSize, HumanDuration};
 pub use validated::{
     Config, EventsConfig, FsyncMode, HostConfig, LimitsConfig, OtlpConfig, PatternSeverity,
-    RetentionConfig, SeedExtras, ServerConfig, StorageConfig, StreamConfig, TracePatternConfig,
-    TracingConfig,
+    RetentionConfig, ServerConfig, StorageConfig, StreamConfig, TracePatternConfig, TracingConfig,
 };

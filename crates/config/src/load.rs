@@ -190,10 +190,10 @@ mod tests {
         let text = "server:\n  listen: 127.0.0.1:1\nstorage:\n  fsync: sometimes\n";
         let err = load_str(text, "f.yaml", no_env()).unwrap_err().to_string();
         assert_eq!(err, "f.yaml: line 4: storage.fsync: expected one of always, interval, never, got \"sometimes\"");
-        let text = "alert_rules:\n  - id: a\n    condition: gt\n    severity: info\n  - id: b\n    condition: gt\n    severity: loud\n";
+        let text = "alert_rules:\n  - id: a\n    metric: m\n    condition: gt\n    severity: info\n  - id: b\n    metric: m\n    condition: gt\n    severity: loud\n";
         let err = load_str(text, "r.yaml", no_env()).unwrap_err().to_string();
         assert!(
-            err.starts_with("r.yaml: line 7: alert_rules[1].severity:"),
+            err.starts_with("r.yaml: line 9: alert_rules[1].severity:"),
             "{err}"
         );
         let err = load_str("sampling_rate: 2.5\n", "s.yaml", no_env())
@@ -211,7 +211,10 @@ mod tests {
         assert_eq!(c.events.source_id, "isbl-telemetry");
         assert_eq!(c.stream.buffer_size, 2048);
         assert_eq!(c.tracing.sample_rate, 0.25);
-        assert_eq!(c.seed.alert_rules.len(), 2);
+        assert_eq!(c.alerting.rules.len(), 2);
+        assert_eq!(c.alerting.rules[0].condition, crate::Condition::Lt);
+        assert_eq!(c.alerting.rules[0].duration, Duration::from_secs(30));
+        assert!(c.alerting.channels.iter().any(|ch| ch.name == "webhook"));
         assert_eq!(c.health.services.len(), 2);
         assert_eq!(c.health.unhealthy_timeout, Duration::from_secs(60));
         let api = &c.health.services[0];
@@ -386,6 +389,40 @@ mod tests {
                 "check_interval: 5s\nhealth:\n  check_interval: 2s\n",
                 "check_interval",
             ),
+        ] {
+            let err = load_str(text, "f", no_env()).unwrap_err().to_string();
+            assert!(err.contains(want), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn alert_rules_and_channels_are_typed() {
+        let text = "alerting:\n  group_wait: 0s\n  rules:\n    - id: down\n      metric: 'service.health.status{criticality=\"critical\"}'\n      condition: lt\n      threshold: 1\n      keep_firing_for: 1m\n      severity: critical\n      annotations: {summary: '{{ $labels.service }} is down'}\n      notification_channels: [hook, pd]\n    - id: gone\n      metric: heartbeat\n      condition: absent\n      duration: 2m\n      severity: warning\n  channels:\n    - {name: hook, type: webhook, config: {url: 'http://127.0.0.1:9/x', secret: s, timeout: 2s}}\n    - {name: pd, type: pagerduty, config: {routing_key: k}}\n    - {name: fix, type: exec, config: {command: [systemctl, restart, api], max_attempts: 2}}\n";
+        let c = load_str(text, "a.yaml", no_env()).unwrap();
+        let a = &c.alerting;
+        assert_eq!(a.group_wait, Duration::ZERO);
+        assert_eq!(a.rules[0].selector.metric, "service.health.status");
+        assert_eq!(a.rules[0].selector.matchers.len(), 1);
+        assert_eq!(a.rules[0].keep_firing_for, Duration::from_secs(60));
+        assert_eq!(a.rules[1].condition, crate::Condition::Absent);
+        assert_eq!(a.channels.len(), 4, "three configured plus log");
+        assert!(
+            matches!(&a.channels[1].kind, crate::ChannelKind::PagerDuty { url, .. } if url.contains("events.pagerduty.com"))
+        );
+    }
+
+    #[test]
+    fn bad_alerting_config_names_the_key() {
+        for (text, want) in [
+            ("alert_rules:\n  - {id: a, metric: 'm{x=}', condition: gt, severity: info}\n", "alert_rules[0].metric"),
+            ("alert_rules:\n  - {id: a, metric: m, condition: above, severity: info}\n", "alert_rules[0].condition"),
+            ("alert_rules:\n  - {id: a, metric: m, condition: gt, severity: info, notification_channels: [nope]}\n", "unknown channel \"nope\""),
+            ("alert_rules:\n  - {id: a, metric: m, condition: gt, severity: info}\n  - {id: a, metric: m, condition: gt, severity: info}\n", "alert_rules[1].id"),
+            ("notification_channels:\n  - {name: w, type: webhook, config: {}}\n", "notification_channels[0].config.url"),
+            ("notification_channels:\n  - {name: w, type: webhook, config: {url: 'ftp://x'}}\n", "notification_channels[0].config.url"),
+            ("notification_channels:\n  - {name: w, type: webhook, config: {url: 'http://x', sekret: y}}\n", "config.sekret"),
+            ("notification_channels:\n  - {name: w, type: sms, config: {}}\n", "notification_channels[0].type"),
+            ("notification_channels:\n  - {name: w, type: exec, config: {}}\n", "config.command"),
         ] {
             let err = load_str(text, "f", no_env()).unwrap_err().to_string();
             assert!(err.contains(want), "{text}: {err}");

@@ -20,6 +20,7 @@ pub struct RawConfig {
     pub tracing: RawTracing,
     pub host: RawHost,
     pub health: RawHealth,
+    pub alerting: RawAlerting,
 
     // Seed 001 `TelemetryConfig`, flat.
     pub health_check_interval: Option<HumanDuration>,
@@ -233,6 +234,21 @@ pub struct RawP2p {
     pub latency_metric: Option<String>,
 }
 
+/// `alerting:` — rule evaluation and notification defaults (Alertmanager's words).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawAlerting {
+    pub enabled: Option<bool>,
+    pub evaluation_interval: Option<HumanDuration>,
+    pub group_by: Option<Vec<String>>,
+    pub group_wait: Option<HumanDuration>,
+    pub group_interval: Option<HumanDuration>,
+    pub repeat_interval: Option<HumanDuration>,
+    pub health_alerts: Option<bool>,
+    pub rules: Option<Vec<RawAlertRule>>,
+    pub channels: Option<Vec<RawChannel>>,
+}
+
 /// Seed 001's `AlertRule`.
 #[derive(Debug, Clone, Default, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -244,8 +260,10 @@ pub struct RawAlertRule {
     pub condition: String,
     pub threshold: f64,
     pub duration: Option<HumanDuration>,
+    pub keep_firing_for: Option<HumanDuration>,
     pub severity: String,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
     pub notification_channels: Vec<String>,
 }
 

@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use blazar_model::{Glob, Limits};
 
+use crate::alerting::AlertingConfig;
 use crate::compat::{pick, Merged};
 use crate::health::HealthConfig;
-use crate::raw::{RawAlertRule, RawChannel, RawConfig, RawRetention, RawTracePattern};
+use crate::raw::{RawConfig, RawRetention, RawTracePattern};
 use crate::{ByteSize, ConfigError, HumanDuration};
 
 /// The whole validated configuration.
@@ -23,8 +24,7 @@ pub struct Config {
     pub tracing: TracingConfig,
     pub host: HostConfig,
     pub health: HealthConfig,
-    /// Seed keys accepted and validated for the health monitor and alerting.
-    pub seed: SeedExtras,
+    pub alerting: AlertingConfig,
 }
 
 /// The main HTTP listener.
@@ -187,15 +187,6 @@ pub struct HostConfig {
     pub enabled: bool,
     pub metrics_interval: Duration,
     pub health_check_interval: Duration,
-}
-
-/// Seed-001 keys for components that act on them (health monitor, alerting).
-#[derive(Debug, Clone, Default)]
-pub struct SeedExtras {
-    pub alerting_enabled: bool,
-    pub alert_webhook_url: Option<String>,
-    pub alert_rules: Vec<RawAlertRule>,
-    pub notification_channels: Vec<RawChannel>,
 }
 
 impl Default for Config {
@@ -428,13 +419,7 @@ impl TryFrom<RawConfig> for Config {
                 "expected at least 100ms",
             ));
         }
-        let seed = SeedExtras {
-            alerting_enabled: raw.alerting_enabled.unwrap_or(true),
-            alert_webhook_url: raw.alert_webhook_url.clone(),
-            alert_rules: raw.alert_rules.clone().unwrap_or_default(),
-            notification_channels: raw.notification_channels.clone().unwrap_or_default(),
-        };
-        validate_seed(&seed)?;
+        let alerting = crate::alerting::alerting(&raw)?;
         let health = crate::health::health(&raw)?;
         Ok(Config {
             server,
@@ -446,7 +431,7 @@ impl TryFrom<RawConfig> for Config {
             tracing,
             host,
             health,
-            seed,
+            alerting,
         })
     }
 }
@@ -526,39 +511,4 @@ fn trace_patterns(raw: &[RawTracePattern]) -> Result<Vec<TracePatternConfig>, Co
         out.push(pattern);
     }
     Ok(out)
-}
-
-fn validate_seed(seed: &SeedExtras) -> Result<(), ConfigError> {
-    for (i, rule) in seed.alert_rules.iter().enumerate() {
-        if !matches!(rule.condition.as_str(), "gt" | "lt" | "eq" | "ne") {
-            return Err(ConfigError::invalid(
-                &format!("alert_rules[{i}].condition"),
-                format!("expected one of gt, lt, eq, ne, got {:?}", rule.condition),
-            ));
-        }
-        if !matches!(rule.severity.as_str(), "info" | "warning" | "critical") {
-            return Err(ConfigError::invalid(
-                &format!("alert_rules[{i}].severity"),
-                format!(
-                    "expected one of info, warning, critical, got {:?}",
-                    rule.severity
-                ),
-            ));
-        }
-        if rule.id.is_empty() {
-            return Err(ConfigError::invalid(
-                &format!("alert_rules[{i}].id"),
-                "must not be empty",
-            ));
-        }
-    }
-    for (i, ch) in seed.notification_channels.iter().enumerate() {
-        if ch.name.is_empty() {
-            return Err(ConfigError::invalid(
-                &format!("notification_channels[{i}].name"),
-                "must not be empty",
-            ));
-        }
-    }
-    Ok(())
 }
