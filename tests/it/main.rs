@@ -3,6 +3,7 @@
 
 mod support;
 
+mod alerts;
 mod analysis;
 mod bad_input;
 mod cli;

@@ -1,5 +1,6 @@
 //! The router: one module per resource (DESIGN §3).
 
+mod alerts;
 mod analyze;
 mod events;
 mod health;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/events", post(events::post))
         .route("/api/v1/telemetry/logs", post(logs::post))
         .route("/api/v1/telemetry/traces/spans", post(spans::start))
+        .route("/api/v1/telemetry/alerts/{id}/ack", post(alerts::ack))
         .route(
             "/api/v1/telemetry/traces/spans/{span_id}/tags",
             post(spans::tags),
@@ -61,6 +63,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/stream", get(stream::get))
         .route("/api/v1/telemetry/resources", get(resources::get))
         .route("/api/v1/telemetry/health", get(service_health::list))
+        .route("/api/v1/telemetry/alerts", get(alerts::list))
+        .route("/api/v1/telemetry/alerts/{id}", get(alerts::one))
+        .route("/api/v1/telemetry/rules", get(alerts::rules))
+        .route("/api/v1/alerts", get(alerts::prom_alerts))
+        .route("/api/v1/rules", get(alerts::prom_rules))
         .route(
             "/api/v1/telemetry/health/{service}",
             get(service_health::one),

@@ -70,6 +70,8 @@ pub struct AppState {
     pub host: Arc<blazar_host::HostState>,
     /// The service health monitor (the server starts it; handlers read it).
     pub health: Arc<blazar_health::HealthMonitor>,
+    /// Alert rules, alerts and notifications (the server starts it; handlers read it).
+    pub alerts: Arc<blazar_alerting::AlertManager>,
 }
 
 impl AppState {
@@ -89,6 +91,7 @@ impl AppState {
             analysis: Arc::new(blazar_analysis::Analysis::from_config(config)),
             host: Arc::new(blazar_host::HostState::default()),
             health: Arc::new(blazar_health::HealthMonitor::new()),
+            alerts: blazar_alerting::AlertManager::new(&config.alerting),
         }
     }
 
@@ -96,6 +99,7 @@ impl AppState {
     pub fn reload(&self, config: &Config) {
         *self.settings.write() = ApiSettings::from_config(config);
         self.analysis.reload(config);
+        self.alerts.reload(&config.alerting);
     }
 
     /// Returns how many write requests hold a permit now.

@@ -510,12 +510,14 @@ fn channel(c: &RawChannel, key: &str) -> Result<Channel, ConfigError> {
                 max_attempts,
             }
         }
-        other => return Err(ConfigError::invalid(
-            &format!("{key}.type"),
-            format!(
+        other => {
+            return Err(ConfigError::invalid(
+                &format!("{key}.type"),
+                format!(
                 "expected one of log, webhook, slack, pagerduty, alertmanager, exec, got {other:?}"
             ),
-        )),
+            ))
+        }
     };
     Ok(Channel {
         name: c.name.trim().to_string(),

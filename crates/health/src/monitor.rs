@@ -411,11 +411,11 @@ struct CheckCtx {
 }
 
 /// Checks one service every interval until `stop`. The first check comes at a random point
-/// within the first interval (at most a second), so a thousand services do not fire at once.
+/// within the first interval, so a thousand services spread evenly over it rather than firing
+/// in the same second (as Prometheus offsets its scrapes).
 async fn schedule(ctx: CheckCtx, stop: CancellationToken) {
     let interval = ctx.svc.interval;
-    let spread = interval.min(Duration::from_secs(1));
-    let offset = rand::thread_rng().gen_range(Duration::ZERO..=spread);
+    let offset = rand::thread_rng().gen_range(Duration::ZERO..interval);
     let mut next = tokio::time::Instant::now() + offset;
     loop {
         tokio::select! {

@@ -83,6 +83,7 @@ pub async fn run(
             config.host.metrics_interval,
         );
     }
+    state.alerts.start(&store, &stop);
     state.health.start(&config.health, &store, &stop);
     tracker.spawn(tasks::reload_on_sighup(
         stop.clone(),

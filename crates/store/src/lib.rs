@@ -57,9 +57,32 @@ pub struct Store {
     event_types: Mutex<std::collections::BTreeMap<String, query::TypeCounts>>,
     /// Span RED metrics: label sets seen and the current completion pass.
     span_metrics: Mutex<span_metrics::SpanMetrics>,
+    /// Told of each stored sample whose metric it wants (the alert engine evaluates rules as
+    /// data arrives).
+    observer: RwLock<Option<Arc<dyn SampleObserver>>>,
+}
+
+/// Something told of samples as they are stored, after the WAL accepted them. Both calls
+/// happen on the writer's thread and must be quick: `wants` is asked per series (a set lookup),
+/// `observe` only for series it wants (hand the sample to a queue, don't evaluate here).
+pub trait SampleObserver: Send + Sync {
+    /// Whether samples of metric `name` are of interest.
+    fn wants(&self, name: &str) -> bool;
+    /// One stored sample (milliseconds, value) of a wanted series.
+    fn observe(&self, labels: &blazar_model::Labels, sample: blazar_model::Sample);
 }
 
 impl Store {
+    /// Installs (or with `None` removes) the sample observer.
+    pub fn set_observer(&self, observer: Option<Arc<dyn SampleObserver>>) {
+        *self.observer.write() = observer;
+    }
+
+    /// Returns the current observer, if any.
+    pub(crate) fn observer(&self) -> Option<Arc<dyn SampleObserver>> {
+        self.observer.read().clone()
+    }
+
     /// Returns the bus the store publishes on.
     pub fn bus(&self) -> &Bus {
         &self.bus

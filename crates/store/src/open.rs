@@ -126,6 +126,7 @@ impl Store {
             last_checkpoint_records: Mutex::new(None),
             event_types: Mutex::new(BTreeMap::new()),
             span_metrics: Mutex::new(Default::default()),
+            observer: RwLock::new(None),
         };
         report.elapsed_ms = started.elapsed().as_millis();
         Ok((store, report))

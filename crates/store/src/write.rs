@@ -137,6 +137,13 @@ impl Store {
         self.mem.head.append_batch(&samples);
         self.mem.catalog.write().commit(planned);
         drop(wal);
+        if let Some(obs) = self.observer() {
+            for (labels, s) in &derived {
+                if obs.wants(labels.name()) {
+                    obs.observe(labels, *s);
+                }
+            }
+        }
         self.metrics.ingested(Signal::Metrics, points.len() as u64);
         if self.bus.has_subscribers() {
             for p in &points {
@@ -267,6 +274,9 @@ impl Store {
         );
         self.metrics
             .dropped(Signal::Metrics, DropReason::Duplicate, out.duplicate as u64);
+        if let Some(obs) = self.observer() {
+            observe_remote(&*obs, req);
+        }
         if self.bus.has_subscribers() {
             self.publish_remote(req);
         }
@@ -821,5 +831,32 @@ fn metric_message(p: &MetricPoint) -> Message {
             "tags": tags,
             "timestamp": blazar_model::format_rfc3339_nanos(p.t.saturating_mul(blazar_model::NANOS_PER_MILLI)),
         }),
+    }
+}
+
+/// Tells `obs` of the newest sample of each wanted series of a remote_write request; labels
+/// are built only for those.
+fn observe_remote(obs: &dyn crate::SampleObserver, req: &BorrowedRequest<'_>) {
+    for s in &req.series {
+        let Some(last) = req.samples_of(s).last() else {
+            continue;
+        };
+        let pairs = req.labels(s);
+        let name = pairs
+            .iter()
+            .find(|(k, _)| *k == blazar_model::METRIC_NAME_LABEL)
+            .map_or("", |(_, v)| *v);
+        if !obs.wants(name) {
+            continue;
+        }
+        if let Ok(labels) = blazar_model::Labels::try_from_pairs(pairs.iter().copied()) {
+            obs.observe(
+                &labels,
+                blazar_model::Sample {
+                    t: last.t,
+                    v: last.v,
+                },
+            );
+        }
     }
 }

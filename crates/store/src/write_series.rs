@@ -137,6 +137,15 @@ impl Store {
         }
         let stats = self.commit_series(&plan);
         drop(wal);
+        if let Some(obs) = self.observer() {
+            for (i, last) in &plan.newest {
+                if let Some(w) = batch.series.get(*i) {
+                    if obs.wants(w.labels.name()) {
+                        obs.observe(&w.labels, *last);
+                    }
+                }
+            }
+        }
         let out = self.count_series(&plan, stats, true);
         if self.bus.has_subscribers() {
             self.publish_series(batch, &plan);

@@ -20,6 +20,7 @@ pub(crate) async fn get(State(state): State<AppState>) -> impl IntoResponse {
         {
             let mut out = m.encode();
             state.health.encode_metrics(&mut out);
+            state.alerts.encode_metrics(&mut out);
             out
         },
     )

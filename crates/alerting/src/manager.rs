@@ -1,0 +1,553 @@
+//! The running alert manager: the store's observer feeds samples of rule metrics to one
+//! engine task, which also evaluates every rule on a timer and at pending deadlines, publishes
+//! `alert` messages, groups changes into notifications and hands them to delivery workers
+//! that retry with exponential backoff and jitter until delivered or expired.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use blazar_bus::{Message, MessageKind};
+use blazar_config::AlertingConfig;
+use blazar_model::{Labels, Sample};
+use blazar_store::{SampleObserver, Store};
+use parking_lot::{Mutex, RwLock};
+use rand::Rng;
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+use crate::alert::{Alert, AlertState, Notification};
+use crate::channel::{DeliveryError, Sender};
+use crate::engine::{Change, Engine, RuleHealth};
+use crate::notify::{Dispatcher, Grouping, Outgoing};
+
+/// Samples waiting for the engine; more are dropped (the timer's evaluation covers them).
+const SAMPLE_QUEUE: usize = 65_536;
+/// Deliveries waiting for a worker, and retries waiting for their time.
+const DELIVERY_QUEUE: usize = 10_000;
+/// Deliveries in flight at once.
+const DELIVERY_WORKERS: usize = 16;
+/// A notification not delivered within this long is given up (and counted).
+const DELIVERY_EXPIRY: Duration = Duration::from_secs(3600);
+const BACKOFF_FIRST: Duration = Duration::from_millis(500);
+const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// Delivery counters for `/metrics`.
+#[derive(Debug, Default)]
+struct ChannelStats {
+    attempts: AtomicU64,
+    delivered: AtomicU64,
+    failed_attempts: AtomicU64,
+    expired: AtomicU64,
+    /// Sum of delivery latencies (notification created → delivered), microseconds.
+    latency_us: AtomicU64,
+}
+
+/// The alert manager.
+pub struct AlertManager {
+    engine: Mutex<Engine>,
+    dispatcher: Mutex<Dispatcher>,
+    config: RwLock<AlertingConfig>,
+    grouping: RwLock<Grouping>,
+    observer: Arc<Observer>,
+    sender: Option<Sender>,
+    stats: RwLock<HashMap<String, Arc<ChannelStats>>>,
+    retries_waiting: AtomicUsize,
+    deliveries_dropped: AtomicU64,
+    wake: Arc<Notify>,
+    rx: Mutex<Option<mpsc::Receiver<(Labels, Sample)>>>,
+    delivery_tx: mpsc::Sender<Delivery>,
+    delivery_rx: Mutex<Option<mpsc::Receiver<Delivery>>>,
+}
+
+/// The store's observer: a name set and a bounded queue.
+struct Observer {
+    names: RwLock<HashSet<String>>,
+    tx: mpsc::Sender<(Labels, Sample)>,
+    dropped: AtomicU64,
+    wake: Arc<Notify>,
+}
+
+impl SampleObserver for Observer {
+    fn wants(&self, name: &str) -> bool {
+        self.names.read().contains(name)
+    }
+
+    fn observe(&self, labels: &Labels, sample: Sample) {
+        if self.tx.try_send((labels.clone(), sample)).is_err() {
+            self.dropped.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.wake.notify_one();
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Delivery {
+    channel: String,
+    notification: Arc<Notification>,
+    attempt: u32,
+    created: Instant,
+}
+
+impl AlertManager {
+    /// Builds the manager for `config`; `start` runs it.
+    pub fn new(config: &AlertingConfig) -> Arc<Self> {
+        let (engine, errors) = Engine::new(config);
+        for e in errors {
+            tracing::error!(error = %e, "alert rule skipped");
+        }
+        let (tx, rx) = mpsc::channel(SAMPLE_QUEUE);
+        let (dtx, drx) = mpsc::channel(DELIVERY_QUEUE);
+        let wake = Arc::new(Notify::new());
+        let observer = Arc::new(Observer {
+            names: RwLock::new(engine.metric_names()),
+            tx,
+            dropped: AtomicU64::new(0),
+            wake: wake.clone(),
+        });
+        let sender = match Sender::new() {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(error = %e, "notification HTTP client could not be built");
+                None
+            }
+        };
+        Arc::new(Self {
+            engine: Mutex::new(engine),
+            dispatcher: Mutex::new(Dispatcher::default()),
+            grouping: RwLock::new(Grouping::from_config(config)),
+            config: RwLock::new(config.clone()),
+            observer,
+            sender,
+            stats: RwLock::new(HashMap::new()),
+            retries_waiting: AtomicUsize::new(0),
+            deliveries_dropped: AtomicU64::new(0),
+            wake,
+            rx: Mutex::new(Some(rx)),
+            delivery_tx: dtx,
+            delivery_rx: Mutex::new(Some(drx)),
+        })
+    }
+
+    /// Installs the observer on `store` and starts the engine and delivery tasks (once).
+    pub fn start(self: &Arc<Self>, store: &Arc<Store>, stop: &CancellationToken) {
+        if !self.config.read().enabled {
+            return;
+        }
+        let Some(rx) = self.rx.lock().take() else {
+            return;
+        };
+        store.set_observer(Some(self.observer.clone()));
+        tokio::spawn(self.clone().run(store.clone(), rx, stop.clone()));
+        if let Some(drx) = self.delivery_rx.lock().take() {
+            let drx = Arc::new(tokio::sync::Mutex::new(drx));
+            for _ in 0..DELIVERY_WORKERS {
+                tokio::spawn(self.clone().deliver_loop(drx.clone(), stop.clone()));
+            }
+        }
+    }
+
+    /// Applies a reloaded config: new rules (active alerts of rules that still exist keep
+    /// their state), channels and grouping.
+    pub fn reload(&self, config: &AlertingConfig) {
+        let (engine, errors) = Engine::new(config);
+        for e in errors {
+            tracing::error!(error = %e, "alert rule skipped");
+        }
+        *self.observer.names.write() = engine.metric_names();
+        {
+            let mut current = self.engine.lock();
+            let previous = std::mem::replace(&mut *current, engine);
+            current.adopt(previous);
+        }
+        *self.grouping.write() = Grouping::from_config(config);
+        *self.config.write() = config.clone();
+        self.wake.notify_one();
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        store: Arc<Store>,
+        mut rx: mpsc::Receiver<(Labels, Sample)>,
+        stop: CancellationToken,
+    ) {
+        let mut buf = Vec::with_capacity(1024);
+        let mut next_eval = tokio::time::Instant::now();
+        loop {
+            let interval = self.config.read().evaluation_interval;
+            let now_ns = now_ns_fn();
+            let deadline = {
+                let engine_next = self.engine.lock().next_deadline();
+                let due_next = self.dispatcher.lock().next_due(&self.grouping.read());
+                [engine_next, due_next]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(|ns| {
+                        let wait = u64::try_from(ns.saturating_sub(now_ns)).unwrap_or(0);
+                        tokio::time::Instant::now() + Duration::from_nanos(wait)
+                    })
+                    .map_or(next_eval, |d| d.min(next_eval))
+            };
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.wake.notified() => {}
+                n = rx.recv_many(&mut buf, 1024) => if n == 0 { return },
+                () = tokio::time::sleep_until(deadline) => {}
+            }
+            let now_ns = now_ns_fn();
+            let mut changes = Vec::new();
+            {
+                let mut engine = self.engine.lock();
+                for (labels, sample) in buf.drain(..) {
+                    changes.extend(engine.observe(&labels, sample, now_ns));
+                }
+                if tokio::time::Instant::now() >= next_eval {
+                    changes.extend(engine.evaluate(store.head(), now_ns));
+                    next_eval = tokio::time::Instant::now() + interval;
+                }
+                changes.extend(engine.promote_due(now_ns));
+            }
+            self.handle(&store, changes, now_ns);
+        }
+    }
+
+    /// Publishes changes, groups them and queues what is due.
+    fn handle(&self, store: &Store, changes: Vec<Change>, now_ns: i64) {
+        let grouping = self.grouping.read().clone();
+        let mut dispatcher = self.dispatcher.lock();
+        for c in &changes {
+            publish(store, c);
+            if c.cancelled {
+                continue;
+            }
+            let channels = self.channels_of(c);
+            dispatcher.on_change(&c.alert, &channels, &grouping, now_ns);
+        }
+        let due = dispatcher.due(&grouping, now_ns);
+        drop(dispatcher);
+        for out in due {
+            self.enqueue(out);
+        }
+    }
+
+    fn channels_of(&self, c: &Change) -> Vec<String> {
+        let engine = self.engine.lock();
+        let listed = engine
+            .rules
+            .get(c.rule)
+            .map(|r| r.config.channels.clone())
+            .unwrap_or_default();
+        if listed.is_empty() {
+            vec!["log".to_string()]
+        } else {
+            listed
+        }
+    }
+
+    fn enqueue(&self, out: Outgoing) {
+        let n = Arc::new(out.notification);
+        for channel in out.channels {
+            let d = Delivery {
+                notification: Arc::new(Notification {
+                    key: format!("{}:{channel}", n.key),
+                    ..(*n).clone()
+                }),
+                channel,
+                attempt: 0,
+                created: Instant::now(),
+            };
+            if self.delivery_tx.try_send(d).is_err() {
+                self.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
+                tracing::error!("notification queue full; notification dropped");
+            }
+        }
+    }
+
+    async fn deliver_loop(
+        self: Arc<Self>,
+        rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Delivery>>>,
+        stop: CancellationToken,
+    ) {
+        loop {
+            let next = {
+                let mut rx = rx.lock().await;
+                tokio::select! {
+                    () = stop.cancelled() => return,
+                    d = rx.recv() => d,
+                }
+            };
+            let Some(d) = next else { return };
+            self.deliver_once(d).await;
+        }
+    }
+
+    async fn deliver_once(self: &Arc<Self>, mut d: Delivery) {
+        let kind = self
+            .config
+            .read()
+            .channels
+            .iter()
+            .find(|c| c.name == d.channel)
+            .map(|c| c.kind.clone());
+        let stats = self.stats_for(&d.channel);
+        let (Some(kind), Some(sender)) = (kind, self.sender.as_ref()) else {
+            tracing::error!(channel = %d.channel, "notification for a channel that no longer exists dropped");
+            stats.expired.fetch_add(1, Ordering::Relaxed);
+            return;
+        };
+        stats.attempts.fetch_add(1, Ordering::Relaxed);
+        match sender.deliver(&d.channel, &kind, &d.notification).await {
+            Ok(()) => {
+                stats.delivered.fetch_add(1, Ordering::Relaxed);
+                stats.latency_us.fetch_add(
+                    u64::try_from(d.created.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    Ordering::Relaxed,
+                );
+                tracing::debug!(channel = %d.channel, key = %d.notification.key, "notification delivered");
+            }
+            Err(e) => {
+                stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                let retry = matches!(e, DeliveryError::Retryable(_))
+                    && d.created.elapsed() < DELIVERY_EXPIRY
+                    && self.retries_waiting.load(Ordering::Relaxed) < DELIVERY_QUEUE;
+                tracing::warn!(channel = %d.channel, key = %d.notification.key, attempt = d.attempt + 1, retry, error = %e, "notification not delivered");
+                if !retry {
+                    stats.expired.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                d.attempt += 1;
+                let wait = backoff(d.attempt);
+                let me = self.clone();
+                me.retries_waiting.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    me.retries_waiting.fetch_sub(1, Ordering::Relaxed);
+                    if me.delivery_tx.send(d).await.is_err() {
+                        me.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+        }
+    }
+
+    fn stats_for(&self, channel: &str) -> Arc<ChannelStats> {
+        if let Some(s) = self.stats.read().get(channel) {
+            return s.clone();
+        }
+        self.stats
+            .write()
+            .entry(channel.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// Acknowledges an active alert (stops escalation); `None` when no active alert has `id`.
+    pub fn ack(&self, id: &str, by: &str) -> Option<Alert> {
+        let a = self.engine.lock().ack(id, by, now_ns_fn())?;
+        self.dispatcher.lock().refresh(&a);
+        Some(a)
+    }
+
+    /// Active alerts, newest first.
+    pub fn active(&self) -> Vec<Alert> {
+        self.engine.lock().active()
+    }
+
+    /// Resolved alerts since `since_ns`, newest first.
+    pub fn resolved_since(&self, since_ns: i64) -> Vec<Alert> {
+        self.engine.lock().resolved_since(since_ns)
+    }
+
+    /// One alert by id.
+    pub fn get(&self, id: &str) -> Option<Alert> {
+        self.engine.lock().get(id)
+    }
+
+    /// Every rule with its state and evaluation record.
+    pub fn rules(&self) -> Vec<RuleView> {
+        let engine = self.engine.lock();
+        let interval = self.config.read().evaluation_interval;
+        engine
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let alerts = engine.active_of(i);
+                let state = if alerts.iter().any(|a| a.state == AlertState::Firing) {
+                    "firing"
+                } else if alerts.is_empty() {
+                    "inactive"
+                } else {
+                    "pending"
+                };
+                RuleView {
+                    id: r.config.id.clone(),
+                    name: r.config.name.clone(),
+                    description: r.config.description.clone(),
+                    metric: r.config.metric.clone(),
+                    condition: r.config.condition.as_str(),
+                    threshold: r.config.threshold,
+                    duration_seconds: r.config.duration.as_secs_f64(),
+                    keep_firing_for_seconds: r.config.keep_firing_for.as_secs_f64(),
+                    severity: r.config.severity.as_str(),
+                    labels: r.config.labels.clone().into_iter().collect(),
+                    annotations: r.config.annotations.clone().into_iter().collect(),
+                    channels: if r.config.channels.is_empty() {
+                        vec!["log".into()]
+                    } else {
+                        r.config.channels.clone()
+                    },
+                    builtin: r.builtin,
+                    state,
+                    alerts,
+                    health: engine.health.get(i).cloned().unwrap_or_default(),
+                    interval_seconds: interval.as_secs_f64(),
+                }
+            })
+            .collect()
+    }
+
+    /// Appends delivery and engine counters in the Prometheus text format.
+    pub fn encode_metrics(&self, out: &mut String) {
+        let stats = self.stats.read();
+        let mut names: Vec<&String> = stats.keys().collect();
+        names.sort();
+        let kind_of = |name: &str| {
+            self.config
+                .read()
+                .channels
+                .iter()
+                .find(|c| c.name == name)
+                .map_or("unknown", |c| c.kind.as_str())
+        };
+        let series = |metric: &str,
+                      help: &str,
+                      kind: &str,
+                      out: &mut String,
+                      f: &dyn Fn(&ChannelStats) -> String| {
+            let _ = writeln!(out, "# HELP {metric} {help}\n# TYPE {metric} {kind}");
+            for n in &names {
+                if let Some(s) = stats.get(*n) {
+                    let _ = writeln!(
+                        out,
+                        "{metric}{{channel=\"{n}\",type=\"{}\"}} {}",
+                        kind_of(n),
+                        f(s)
+                    );
+                }
+            }
+        };
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        series(
+            "blazar_notifications_attempts_total",
+            "Notification delivery attempts.",
+            "counter",
+            out,
+            &|s| g(&s.attempts).to_string(),
+        );
+        series(
+            "blazar_notifications_delivered_total",
+            "Notifications delivered.",
+            "counter",
+            out,
+            &|s| g(&s.delivered).to_string(),
+        );
+        series(
+            "blazar_notifications_failed_attempts_total",
+            "Delivery attempts that failed (retried while not expired).",
+            "counter",
+            out,
+            &|s| g(&s.failed_attempts).to_string(),
+        );
+        series(
+            "blazar_notifications_expired_total",
+            "Notifications given up: a permanent error, or not delivered within an hour.",
+            "counter",
+            out,
+            &|s| g(&s.expired).to_string(),
+        );
+        series(
+            "blazar_notification_latency_seconds_sum",
+            "Seconds from notification to delivery, summed (divide by delivered).",
+            "counter",
+            out,
+            &|s| format!("{}", g(&s.latency_us) as f64 / 1e6),
+        );
+        let (active, firing) = {
+            let e = self.engine.lock();
+            let a = e.active();
+            let f = a.iter().filter(|x| x.state == AlertState::Firing).count();
+            (a.len(), f)
+        };
+        let _ = writeln!(
+            out,
+            "# HELP blazar_alerts Active alerts by state.\n# TYPE blazar_alerts gauge\nblazar_alerts{{state=\"firing\"}} {firing}\nblazar_alerts{{state=\"pending\"}} {}\n\
+             # HELP blazar_alert_samples_dropped_total Samples for rule evaluation dropped at a full queue (the timer's evaluation covers them).\n# TYPE blazar_alert_samples_dropped_total counter\nblazar_alert_samples_dropped_total {}\n\
+             # HELP blazar_notifications_dropped_total Notifications dropped at a full delivery queue.\n# TYPE blazar_notifications_dropped_total counter\nblazar_notifications_dropped_total {}",
+            active - firing,
+            self.observer.dropped.load(Ordering::Relaxed),
+            self.deliveries_dropped.load(Ordering::Relaxed) + self.dispatcher.lock().dropped,
+        );
+    }
+}
+
+/// A rule for the API.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RuleView {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub metric: String,
+    pub condition: &'static str,
+    pub threshold: f64,
+    pub duration_seconds: f64,
+    pub keep_firing_for_seconds: f64,
+    pub severity: &'static str,
+    pub labels: std::collections::BTreeMap<String, String>,
+    pub annotations: std::collections::BTreeMap<String, String>,
+    pub channels: Vec<String>,
+    pub builtin: bool,
+    /// `inactive`, `pending` or `firing`.
+    pub state: &'static str,
+    pub alerts: Vec<Alert>,
+    #[serde(flatten)]
+    pub health: RuleHealth,
+    pub interval_seconds: f64,
+}
+
+/// Exponential backoff with full jitter: a random wait up to `first × 2^attempt`, capped.
+fn backoff(attempt: u32) -> Duration {
+    let cap = BACKOFF_FIRST
+        .saturating_mul(1u32 << attempt.min(16))
+        .min(BACKOFF_MAX);
+    let ms = u64::try_from(cap.as_millis()).unwrap_or(u64::MAX).max(1);
+    Duration::from_millis(rand::thread_rng().gen_range(ms / 2..=ms))
+}
+
+fn publish(store: &Store, c: &Change) {
+    let state = if c.cancelled {
+        "inactive"
+    } else {
+        c.alert.state.as_str()
+    };
+    let mut data = serde_json::to_value(&c.alert).unwrap_or_default();
+    if let Some(o) = data.as_object_mut() {
+        o.insert("state".into(), serde_json::json!(state));
+    }
+    store.bus().publish(Message {
+        kind: MessageKind::Alert,
+        timestamp_ns: now_ns_fn(),
+        service: c.alert.service.clone(),
+        data,
+    });
+}
+
+fn now_ns_fn() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}

@@ -1,0 +1,216 @@
+//! Alerting through the real binary with a local webhook receiver: thresholds held for
+//! `duration` fire once and resolve once, flapping inside `duration` never notifies, health
+//! changes raise the built-in alerts, acknowledgement, and the Prometheus-shaped endpoints.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::support::{eventually, Opts, TestServer};
+
+/// A webhook receiver on a free port; every body it got, in order.
+async fn receiver() -> (String, Arc<Mutex<Vec<Value>>>) {
+    let got: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                sink.lock().unwrap().push(v);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, got)
+}
+
+fn config(url: &str, rules: &str) -> String {
+    format!(
+        "alerting:\n  evaluation_interval: 200ms\n  group_wait: 0s\n  group_interval: 200ms\n  rules:\n{rules}  channels:\n    - {{name: hook, type: webhook, config: {{url: \"{url}\"}}}}\n"
+    )
+}
+
+async fn gauge(srv: &TestServer, name: &str, value: f64, host: &str) {
+    let (code, body) = srv
+        .post_json(
+            "/api/v1/telemetry/metrics",
+            json!({"name": name, "type": "gauge", "value": value, "tags": {"host": host}}),
+        )
+        .await;
+    assert_eq!(code, 200, "{body}");
+}
+
+fn statuses(got: &Arc<Mutex<Vec<Value>>>) -> Vec<String> {
+    got.lock()
+        .unwrap()
+        .iter()
+        .map(|v| v["status"].as_str().unwrap_or("?").to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_threshold_held_for_its_duration_fires_once_and_resolves_once() {
+    let (url, got) = receiver().await;
+    let rules = "    - {id: hot_cpu, name: HighCPU, description: CPU is hot, metric: 'cpu.usage{host=\"a\"}', condition: gt, threshold: 90, duration: 1s, severity: critical, notification_channels: [hook], annotations: {summary: '{{ $labels.host }} at {{ $value }}%'}}\n";
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(config(&url, rules)),
+        ..Opts::default()
+    })
+    .await;
+    gauge(&srv, "cpu.usage", 95.0, "a").await;
+    // Pending at once, as the sample arrives.
+    let (_, pending) = srv.get_json("/api/v1/telemetry/alerts?state=pending").await;
+    assert_eq!(pending["alerts"][0]["rule_id"], "hot_cpu", "{pending}");
+    // Keep it hot until it fires.
+    let firing = eventually("firing", || async {
+        gauge(&srv, "cpu.usage", 96.0, "a").await;
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        (v["alerts"].as_array().unwrap().len() == 1).then_some(v)
+    })
+    .await;
+    let alert = &firing["alerts"][0];
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["labels"]["host"], "a");
+    assert_eq!(alert["labels"]["alertname"], "HighCPU");
+    assert_eq!(alert["annotations"]["summary"], "a at 95%");
+    let id = alert["id"].as_str().unwrap().to_string();
+    eventually("the firing notification", || async {
+        (statuses(&got) == ["firing"]).then_some(())
+    })
+    .await;
+    let n = got.lock().unwrap()[0].clone();
+    assert_eq!(n["alerts"][0]["alert_id"], id.as_str(), "{n}");
+    assert_eq!(n["severity"], "critical");
+    // Re-triggered while firing: counted, not notified again.
+    for v in [97.0, 98.0] {
+        gauge(&srv, "cpu.usage", v, "a").await;
+    }
+    let (_, one) = srv
+        .get_json(&format!("/api/v1/telemetry/alerts/{id}"))
+        .await;
+    assert!(one["count"].as_u64().unwrap() >= 3, "{one}");
+
+    // Prometheus's shapes.
+    let (_, prom) = srv.get_json("/api/v1/alerts").await;
+    assert_eq!(prom["status"], "success");
+    assert_eq!(prom["data"]["alerts"][0]["state"], "firing");
+    assert_eq!(prom["data"]["alerts"][0]["labels"]["alertname"], "HighCPU");
+    let (_, rules) = srv.get_json("/api/v1/rules").await;
+    let rule = rules["data"]["groups"][0]["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "HighCPU")
+        .cloned()
+        .unwrap();
+    assert_eq!(rule["state"], "firing");
+    assert_eq!(rule["type"], "alerting");
+
+    // Acknowledged by someone.
+    let (code, acked) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/alerts/{id}/ack"),
+            json!({"by": "ops"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{acked}");
+    assert_eq!(acked["acknowledged_by"], "ops");
+    let (code, _) = srv
+        .post_json("/api/v1/telemetry/alerts/0000000000000000/ack", json!({}))
+        .await;
+    assert_eq!(code, 404);
+
+    gauge(&srv, "cpu.usage", 10.0, "a").await;
+    eventually("the resolved notification", || async {
+        (statuses(&got) == ["firing", "resolved"]).then_some(())
+    })
+    .await;
+    let (_, resolved) = srv
+        .get_json("/api/v1/telemetry/alerts?state=resolved")
+        .await;
+    assert_eq!(resolved["alerts"][0]["id"], id.as_str());
+    assert!(resolved["alerts"][0]["resolved_at"].is_string());
+    // Nothing more arrives: the evaluation timer keeps running but has nothing new to say.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(statuses(&got), ["firing", "resolved"]);
+}
+
+#[tokio::test]
+async fn flapping_inside_the_duration_never_notifies() {
+    let (url, got) = receiver().await;
+    let rules = "    - {id: hot_cpu, metric: cpu.usage, condition: gt, threshold: 90, duration: 2s, severity: warning, notification_channels: [hook]}\n";
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(config(&url, rules)),
+        ..Opts::default()
+    })
+    .await;
+    for i in 0..8 {
+        gauge(&srv, "cpu.usage", if i % 2 == 0 { 95.0 } else { 20.0 }, "a").await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    // Well past the duration since the first crossing, and cool now.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let (_, all) = srv.get_json("/api/v1/telemetry/alerts").await;
+    assert_eq!(all["alerts"], json!([]), "{all}");
+    assert!(statuses(&got).is_empty(), "{:?}", got.lock().unwrap());
+}
+
+#[tokio::test]
+async fn a_service_going_down_raises_the_built_in_health_alert() {
+    let (url, _got) = receiver().await;
+    // Nothing listens on port 1: the service fails from the first check.
+    let yaml = format!(
+        "{}health:\n  check_interval: 200ms\n  unhealthy_timeout: 300ms\n  services:\n    payments: {{health_endpoint: \"tcp://127.0.0.1:1\", criticality_level: critical}}\n",
+        config(&url, "    []\n").replace("  rules:\n    []\n", "  rules: []\n")
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    let v = eventually("ServiceDown", || async {
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["rule_id"] == "service_unhealthy_critical")
+            .cloned()
+    })
+    .await;
+    assert_eq!(v["severity"], "critical");
+    assert_eq!(v["service"], "payments");
+    assert_eq!(v["type"], "service_health");
+    assert_eq!(v["message"], "Service payments is unhealthy");
+    let (_, rules) = srv.get_json("/api/v1/telemetry/rules").await;
+    let builtin = rules["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["builtin"] == true)
+        .count();
+    assert_eq!(builtin, 4);
+}
+
+#[tokio::test]
+async fn bad_alert_requests_name_the_field() {
+    let srv = TestServer::start().await;
+    let (code, body) = srv.get_json("/api/v1/telemetry/alerts?state=burning").await;
+    assert_eq!(code, 400);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("state"),
+        "{body}"
+    );
+    let (code, body) = srv
+        .post_json("/api/v1/telemetry/alerts/abc/ack", json!({"by": 7}))
+        .await;
+    assert_eq!(code, 400, "{body}");
+    let (code, _) = srv.get_json("/api/v1/telemetry/alerts/abc").await;
+    assert_eq!(code, 404);
+}
