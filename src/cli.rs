@@ -1,5 +1,6 @@
 //! Command-line definitions (clap derive) and dispatch; each command lives in `cli/<name>.rs`.
 
+mod alerts;
 mod analyze;
 mod config;
 mod events;
@@ -87,6 +88,12 @@ enum ClientCommand {
     Resources(resources::ResourcesArgs),
     /// Show the monitored services' health, or one service's in detail (exit 1 when unhealthy).
     Health(health::HealthArgs),
+    /// List alerts: the active ones (firing and pending), or those in one state.
+    Alerts(alerts::AlertsArgs),
+    /// Acknowledge an active alert.
+    Ack(alerts::AckArgs),
+    /// List the alert rules (configured and built-in) with their state and last evaluation.
+    Rules,
     /// Follow the live stream until Ctrl-C.
     Tail(tail::TailArgs),
 }
@@ -135,6 +142,9 @@ async fn run_client(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<ExitCod
         ClientCommand::Services => services::run(ctx).await,
         ClientCommand::Resources(args) => resources::run(ctx, args).await,
         ClientCommand::Health(args) => health::run(ctx, args).await,
+        ClientCommand::Alerts(args) => alerts::list(ctx, args).await,
+        ClientCommand::Ack(args) => alerts::ack(ctx, args).await,
+        ClientCommand::Rules => alerts::rules(ctx).await,
         ClientCommand::Tail(args) => tail::run(ctx, args).await,
     }
 }

@@ -43,6 +43,35 @@ pub fn service_health(name: &str) -> String {
     path
 }
 
+/// Alerts: `GET ?state=firing|pending|resolved&since=&service=&limit=` (default: active ones).
+pub const ALERTS: &str = "/api/v1/telemetry/alerts";
+/// Alert rules with their state, active alerts and evaluation health: `GET`.
+pub const RULES: &str = "/api/v1/telemetry/rules";
+
+/// Returns the path of one alert, `GET` → the alert, active or resolved. The id is
+/// percent-encoded, so any text stays one path segment.
+pub fn alert(id: &str) -> String {
+    let mut path = format!("{ALERTS}/");
+    push_segment(&mut path, id);
+    path
+}
+
+/// Returns the path that acknowledges one alert: `POST {"by": NAME}` → the alert.
+pub fn alert_ack(id: &str) -> String {
+    format!("{}/ack", alert(id))
+}
+
+/// Appends `text` percent-encoded as one path segment (unreserved characters kept).
+fn push_segment(path: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            path.push(char::from(b));
+        } else {
+            path.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -54,5 +83,14 @@ mod tests {
             service_health("a/b c?é"),
             "/api/v1/telemetry/health/a%2Fb%20c%3F%C3%A9"
         );
+    }
+
+    #[test]
+    fn alert_paths_encode_the_id() {
+        assert_eq!(
+            alert("6c1d2a0f93e1b7a4"),
+            "/api/v1/telemetry/alerts/6c1d2a0f93e1b7a4"
+        );
+        assert_eq!(alert_ack("a/b c"), "/api/v1/telemetry/alerts/a%2Fb%20c/ack");
     }
 }

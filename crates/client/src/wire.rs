@@ -499,6 +499,140 @@ pub struct HealthTransition {
     pub message: Option<String>,
 }
 
+/// `GET /api/v1/telemetry/alerts`: alerts, newest first.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct AlertList {
+    pub alerts: Vec<Alert>,
+}
+
+/// One alert instance: a rule over one series. `GET /api/v1/telemetry/alerts/{id}` and
+/// `POST .../{id}/ack` answer one.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Alert {
+    /// Stable fingerprint of the rule id and the series labels (16 hex digits).
+    pub id: String,
+    pub rule_id: String,
+    /// `service_health`, `resource`, `p2p_network`, `performance`, or the rule's `type` label.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub severity: AlertSeverity,
+    pub service: Option<String>,
+    pub message: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// The value that last met (or, when resolved, last failed) the condition.
+    pub value: Option<f64>,
+    pub state: AlertState,
+    /// RFC 3339 times.
+    pub started_at: String,
+    pub fired_at: Option<String>,
+    pub last_seen: Option<String>,
+    pub resolved_at: Option<String>,
+    /// Evaluations that found the condition holding while the alert was active.
+    pub count: u64,
+    pub acknowledged_by: Option<String>,
+    pub acknowledged_at: Option<String>,
+}
+
+/// Where an alert (or a rule, through its alerts) is, as the server spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertState {
+    /// A rule without active alerts, or a pending alert that stopped holding (stream only).
+    Inactive,
+    /// The condition holds, not yet for the rule's `duration`.
+    Pending,
+    Firing,
+    Resolved,
+    /// A state this client does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl AlertState {
+    /// Returns the wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Inactive => "inactive",
+            Self::Pending => "pending",
+            Self::Firing => "firing",
+            Self::Resolved => "resolved",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// An alert rule's severity, as the server spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertSeverity {
+    Info,
+    Warning,
+    Critical,
+    /// A severity this client does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl AlertSeverity {
+    /// Returns the wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Critical => "critical",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
+/// `GET /api/v1/telemetry/rules`: every alert rule, configured and built-in.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct RuleList {
+    pub rules: Vec<Rule>,
+}
+
+/// One alert rule: its config, its state and active alerts, and how its evaluations go.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Rule {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// The metric as written, with its selector (`cpu.usage{host="a"}`).
+    pub metric: String,
+    /// `gt`, `lt`, `eq`, `ne` or `absent`.
+    pub condition: String,
+    pub threshold: f64,
+    /// How long the condition must hold before an alert fires.
+    pub duration_seconds: f64,
+    pub keep_firing_for_seconds: f64,
+    pub severity: AlertSeverity,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    /// Notification channel names.
+    pub channels: Vec<String>,
+    /// One of the built-in health rules rather than configured.
+    pub builtin: bool,
+    /// `inactive`, `pending` or `firing`.
+    pub state: AlertState,
+    /// The rule's active (pending and firing) alerts.
+    pub alerts: Vec<Alert>,
+    /// RFC 3339; `None` before the first evaluation.
+    pub last_evaluation: Option<String>,
+    pub evaluation_time_ms: Option<f64>,
+    pub evaluations: u64,
+    pub last_error: Option<String>,
+    /// Alerts not tracked past the per-rule limit.
+    pub dropped_instances: u64,
+    pub interval_seconds: Option<f64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -591,5 +725,37 @@ mod tests {
         assert_eq!(d.process.unwrap().pid, Some(7));
         assert_eq!(d.transitions[0].from, HealthStatus::Unknown);
         assert_eq!(d.transitions[0].to, HealthStatus::Healthy);
+    }
+
+    #[test]
+    fn alerts_and_rules_decode_with_nulls_and_unknown_fields() {
+        let l: AlertList = serde_json::from_value(json!({"alerts": [{
+            "id": "6c1d2a0f93e1b7a4", "rule_id": "hot_cpu", "type": "resource",
+            "severity": "critical", "service": null, "message": "a at 95%",
+            "labels": {"host": "a"}, "value": 96.0, "state": "firing",
+            "started_at": "2026-12-04T13:00:00.100Z", "fired_at": null, "resolved_at": null,
+            "acknowledged_by": null, "later": [1]}]}))
+        .unwrap();
+        let a = &l.alerts[0];
+        assert_eq!(
+            (a.state, a.severity),
+            (AlertState::Firing, AlertSeverity::Critical)
+        );
+        assert_eq!(a.kind, "resource");
+        assert_eq!(a.value, Some(96.0));
+        assert!(a.service.is_none() && a.fired_at.is_none() && a.acknowledged_by.is_none());
+        let r: RuleList = serde_json::from_value(json!({"rules": [{
+            "id": "hot", "metric": "cpu.usage", "condition": "gt", "threshold": 90.0,
+            "severity": "page", "state": "silenced", "builtin": true, "channels": ["log"],
+            "last_evaluation": null, "evaluation_time_ms": 0.2, "evaluations": 3,
+            "last_error": null, "alerts": [], "new": {}}]}))
+        .unwrap();
+        let rule = &r.rules[0];
+        assert_eq!(
+            (rule.state, rule.severity),
+            (AlertState::Unknown, AlertSeverity::Unknown)
+        );
+        assert!(rule.builtin && rule.last_evaluation.is_none());
+        assert_eq!(rule.evaluations, 3);
     }
 }
