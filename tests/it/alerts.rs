@@ -64,8 +64,12 @@ async fn a_threshold_held_for_its_duration_fires_once_and_resolves_once() {
     })
     .await;
     gauge(&srv, "cpu.usage", 95.0, "a").await;
-    // Pending at once, as the sample arrives.
-    let (_, pending) = srv.get_json("/api/v1/telemetry/alerts?state=pending").await;
+    // Pending as soon as the engine has taken the sample (no evaluation interval to wait for).
+    let pending = eventually("pending", || async {
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=pending").await;
+        (v["alerts"].as_array().is_some_and(|a| !a.is_empty())).then_some(v)
+    })
+    .await;
     assert_eq!(pending["alerts"][0]["rule_id"], "hot_cpu", "{pending}");
     // Keep it hot until it fires.
     let firing = eventually("firing", || async {
@@ -213,4 +217,176 @@ async fn bad_alert_requests_name_the_field() {
     assert_eq!(code, 400, "{body}");
     let (code, _) = srv.get_json("/api/v1/telemetry/alerts/abc").await;
     assert_eq!(code, 404);
+}
+
+/// Two receivers' worth of config: channels `first` and `second`.
+fn two_channels(first: &str, second: &str) -> String {
+    format!(
+        "    - {{name: first, type: webhook, config: {{url: \"{first}\"}}}}\n    - {{name: second, type: webhook, config: {{url: \"{second}\"}}}}\n"
+    )
+}
+
+#[tokio::test]
+async fn a_silence_holds_notifications_back_until_it_is_expired() {
+    let (url, got) = receiver().await;
+    let rules = "    - {id: hot_cpu, name: HighCPU, metric: cpu.usage, condition: gt, threshold: 90, severity: warning, notification_channels: [hook]}\n";
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(config(&url, rules)),
+        ..Opts::default()
+    })
+    .await;
+    let (code, silence) = srv
+        .post_json(
+            "/api/v1/telemetry/silences",
+            json!({"matchers": "alertname=\"HighCPU\",host=~\"a|b\"", "duration": "1h", "created_by": "ops", "comment": "maintenance"}),
+        )
+        .await;
+    assert_eq!(code, 200, "{silence}");
+    assert_eq!(silence["state"], "active");
+    gauge(&srv, "cpu.usage", 95.0, "a").await;
+    let (_, firing) = eventually("firing", || async {
+        let (c, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        (v["alerts"].as_array().unwrap().len() == 1).then_some((c, v))
+    })
+    .await;
+    assert_eq!(firing["alerts"][0]["silenced_by"][0], silence["id"]);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        statuses(&got).is_empty(),
+        "silenced: {:?}",
+        got.lock().unwrap()
+    );
+    // Expired: the still-firing alert goes out.
+    let id = silence["id"].as_str().unwrap();
+    let resp = srv
+        .client
+        .delete(srv.url(&format!("/api/v1/telemetry/silences/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    eventually("notified after the silence", || async {
+        (statuses(&got) == ["firing"]).then_some(())
+    })
+    .await;
+    let (_, list) = srv.get_json("/api/v1/telemetry/silences").await;
+    assert_eq!(list["silences"][0]["state"], "expired");
+    let (code, body) = srv
+        .post_json(
+            "/api/v1/telemetry/silences",
+            json!({"matchers": "alertname=\"x\""}),
+        )
+        .await;
+    assert_eq!(code, 400);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("duration"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn a_dependency_outage_is_one_page_naming_the_affected_services() {
+    let (url, got) = receiver().await;
+    // db is down; api and web depend on it and fail too (all on closed ports).
+    let yaml = format!(
+        "alerting:\n  evaluation_interval: 200ms\n  group_wait: 1s\n  group_interval: 1s\n  group_by: []\n  rules: []\n  routes:\n    - {{match: {{}}, channels: [hook]}}\n  channels:\n    - {{name: hook, type: webhook, config: {{url: \"{url}\"}}}}\n\
+         health:\n  check_interval: 200ms\n  unhealthy_timeout: 200ms\n  services:\n    \
+         db: {{health_endpoint: \"tcp://127.0.0.1:1\", criticality_level: critical}}\n    \
+         api: {{health_endpoint: \"tcp://127.0.0.1:2\", criticality_level: critical, dependencies: [db]}}\n    \
+         web: {{health_endpoint: \"tcp://127.0.0.1:3\", dependencies: [api]}}\n"
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    eventually("three services alerting", || async {
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        let services: Vec<String> = v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["labels"]["status"] == "unhealthy")
+            .filter_map(|a| a["service"].as_str().map(str::to_string))
+            .collect();
+        (services.len() == 3).then_some(())
+    })
+    .await;
+    let page = eventually("the page", || async {
+        got.lock().unwrap().first().cloned()
+    })
+    .await;
+    // Give any other notification its chance to arrive (it must not).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let all = got.lock().unwrap().clone();
+    let unhealthy: Vec<&Value> = all
+        .iter()
+        .flat_map(|n| n["alerts"].as_array().unwrap().iter())
+        .filter(|a| a["labels"]["status"] == "unhealthy")
+        .collect();
+    assert_eq!(unhealthy.len(), 1, "only db pages: {all:?}");
+    assert_eq!(unhealthy[0]["service"], "db");
+    assert_eq!(
+        unhealthy[0]["annotations"]["affected_services"], "api, web",
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn escalation_reaches_the_second_channel_only_when_not_acknowledged() {
+    let (first, got_first) = receiver().await;
+    let (second, got_second) = receiver().await;
+    let yaml = format!(
+        "alerting:\n  evaluation_interval: 200ms\n  group_wait: 0s\n  group_interval: 200ms\n  rules:\n    \
+         - {{id: hot, metric: cpu.usage, condition: gt, threshold: 90, severity: critical}}\n  \
+         routes:\n    - {{match: {{alertname: hot}}, channels: [first], escalation: [{{after: 2s, channels: [second]}}]}}\n  \
+         channels:\n{}",
+        two_channels(&first, &second)
+    );
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml),
+        ..Opts::default()
+    })
+    .await;
+    // Host a: acknowledged at once, never escalates. Host b: not acknowledged, escalates.
+    gauge(&srv, "cpu.usage", 95.0, "a").await;
+    gauge(&srv, "cpu.usage", 95.0, "b").await;
+    let alerts = eventually("both firing", || async {
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        let a = v["alerts"].as_array().unwrap().clone();
+        (a.len() == 2).then_some(a)
+    })
+    .await;
+    let a_id = alerts.iter().find(|x| x["labels"]["host"] == "a").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, _) = srv
+        .post_json(
+            &format!("/api/v1/telemetry/alerts/{a_id}/ack"),
+            json!({"by": "ops"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    eventually("the first channel", || async {
+        (!got_first.lock().unwrap().is_empty()).then_some(())
+    })
+    .await;
+    let escalated = eventually("escalation", || async {
+        got_second.lock().unwrap().first().cloned()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let second_all = got_second.lock().unwrap().clone();
+    assert_eq!(second_all.len(), 1, "{second_all:?}");
+    let hosts: Vec<&str> = escalated["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["labels"]["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["b"], "only the unacknowledged alert escalates");
 }

@@ -3,10 +3,12 @@
 
 mod support;
 
+mod alertmanager;
 mod alerts;
 mod analysis;
 mod bad_input;
 mod cli;
+mod cli_alerts;
 mod cli_health;
 mod cli_traces;
 mod config;

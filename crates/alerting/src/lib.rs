@@ -7,6 +7,7 @@ pub mod engine;
 mod manager;
 pub mod notify;
 pub mod rule;
+pub mod silence;
 
 pub use alert::{Alert, AlertState, Notification};
 pub use manager::{AlertManager, RuleView};

@@ -3,14 +3,14 @@
 //! `alert` messages, groups changes into notifications and hands them to delivery workers
 //! that retry with exponential backoff and jitter until delivered or expired.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blazar_bus::{Message, MessageKind};
-use blazar_config::AlertingConfig;
+use blazar_config::{AlertingConfig, EscalationStep, Severity};
 use blazar_model::{Labels, Sample};
 use blazar_store::{SampleObserver, Store};
 use parking_lot::{Mutex, RwLock};
@@ -22,6 +22,7 @@ use crate::alert::{Alert, AlertState, Notification};
 use crate::channel::{DeliveryError, Sender};
 use crate::engine::{Change, Engine, RuleHealth};
 use crate::notify::{Dispatcher, Grouping, Outgoing};
+use crate::silence::{Silence, Silences};
 
 /// Samples waiting for the engine; more are dropped (the timer's evaluation covers them).
 const SAMPLE_QUEUE: usize = 65_536;
@@ -60,6 +61,83 @@ pub struct AlertManager {
     rx: Mutex<Option<mpsc::Receiver<(Labels, Sample)>>>,
     delivery_tx: mpsc::Sender<Delivery>,
     delivery_rx: Mutex<Option<mpsc::Receiver<Delivery>>>,
+    silences: Mutex<Silences>,
+    escalations: Mutex<HashMap<String, Escalation>>,
+    dependencies: RwLock<Option<RootCauses>>,
+}
+
+/// For a service, the unhealthy dependencies at the root of its trouble.
+pub(crate) type RootCauses = Arc<dyn Fn(&str) -> Vec<String> + Send + Sync>;
+
+/// Where one alert goes.
+struct RouteChoice {
+    channels: Vec<String>,
+    grouping: Grouping,
+    escalation: Vec<EscalationStep>,
+}
+
+/// An alert's escalation: the steps still to come.
+struct Escalation {
+    steps: Vec<EscalationStep>,
+    next: usize,
+    fired_ns: i64,
+}
+
+/// What mutes alerts at one moment.
+struct Muter {
+    equal: Vec<String>,
+    critical_keys: HashSet<Vec<String>>,
+    firing_services: HashSet<String>,
+    /// Firing services' root causes (non-empty only).
+    roots: HashMap<String, Vec<String>>,
+}
+
+impl Muter {
+    /// Silenced, inhibited by a firing critical alert with equal labels, or folded under a
+    /// firing alert of the dependency at the root of its service's trouble.
+    fn muted(&self, a: &Alert, now_ns: i64, silences: &Mutex<Silences>) -> bool {
+        if !silences.lock().silencing(&a.labels, now_ns).is_empty() {
+            return true;
+        }
+        if a.severity < Severity::Critical
+            && inhibit_key(a, &self.equal).is_some_and(|k| self.critical_keys.contains(&k))
+        {
+            return true;
+        }
+        a.service.as_ref().is_some_and(|s| {
+            self.roots
+                .get(s)
+                .is_some_and(|r| r.iter().any(|root| self.firing_services.contains(root)))
+        })
+    }
+
+    /// Names, on each alert of a root-cause service, the services folded under it.
+    fn annotate_affected(&self, n: &mut Notification) {
+        for a in &mut n.alerts {
+            let Some(service) = &a.service else { continue };
+            let mut affected: Vec<&str> = self
+                .roots
+                .iter()
+                .filter(|(_, r)| r.contains(service))
+                .map(|(s, _)| s.as_str())
+                .collect();
+            if affected.is_empty() {
+                continue;
+            }
+            affected.sort_unstable();
+            a.annotations
+                .insert("affected_services".into(), affected.join(", "));
+        }
+    }
+}
+
+/// The values of `equal` labels, when the alert has them all.
+fn inhibit_key(a: &Alert, equal: &[String]) -> Option<Vec<String>> {
+    equal.iter().map(|k| a.labels.get(k).cloned()).collect()
+}
+
+fn nanos(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
 }
 
 /// The store's observer: a name set and a bounded queue.
@@ -129,6 +207,9 @@ impl AlertManager {
             rx: Mutex::new(Some(rx)),
             delivery_tx: dtx,
             delivery_rx: Mutex::new(Some(drx)),
+            silences: Mutex::new(Silences::default()),
+            escalations: Mutex::new(HashMap::new()),
+            dependencies: RwLock::new(None),
         })
     }
 
@@ -181,8 +262,9 @@ impl AlertManager {
             let now_ns = now_ns_fn();
             let deadline = {
                 let engine_next = self.engine.lock().next_deadline();
-                let due_next = self.dispatcher.lock().next_due(&self.grouping.read());
-                [engine_next, due_next]
+                let due_next = self.dispatcher.lock().next_due();
+                let silence_next = self.silences.lock().next_change(now_ns);
+                [engine_next, due_next, silence_next, self.next_escalation()]
                     .into_iter()
                     .flatten()
                     .min()
@@ -215,37 +297,208 @@ impl AlertManager {
         }
     }
 
-    /// Publishes changes, groups them and queues what is due.
+    /// Publishes changes, groups them, escalates, and queues what is due.
     fn handle(&self, store: &Store, changes: Vec<Change>, now_ns: i64) {
-        let grouping = self.grouping.read().clone();
         let mut dispatcher = self.dispatcher.lock();
         for c in &changes {
             publish(store, c);
             if c.cancelled {
                 continue;
             }
-            let channels = self.channels_of(c);
-            dispatcher.on_change(&c.alert, &channels, &grouping, now_ns);
+            let route = self.route_of(c.rule, &c.alert);
+            match c.alert.state {
+                AlertState::Firing if !route.escalation.is_empty() => {
+                    self.escalations
+                        .lock()
+                        .entry(c.alert.id.clone())
+                        .or_insert(Escalation {
+                            steps: route.escalation.clone(),
+                            next: 0,
+                            fired_ns: c.alert.fired_ns.unwrap_or(now_ns),
+                        });
+                }
+                AlertState::Resolved => {
+                    self.escalations.lock().remove(&c.alert.id);
+                }
+                _ => {}
+            }
+            dispatcher.on_change(&c.alert, &route.channels, &route.grouping, now_ns);
         }
-        let due = dispatcher.due(&grouping, now_ns);
+        let mute = self.muter(now_ns);
+        let mut due = dispatcher.due(now_ns, &|a| mute.muted(a, now_ns, &self.silences));
         drop(dispatcher);
-        for out in due {
+        due.extend(self.escalate(now_ns, &mute));
+        for mut out in due {
+            mute.annotate_affected(&mut out.notification);
             self.enqueue(out);
         }
     }
 
-    fn channels_of(&self, c: &Change) -> Vec<String> {
-        let engine = self.engine.lock();
-        let listed = engine
+    /// Where an alert goes: the rule's channels when it names some (default grouping), else the
+    /// first route whose `match` its labels meet, else `log`.
+    fn route_of(&self, rule: usize, alert: &Alert) -> RouteChoice {
+        let base = self.grouping.read().clone();
+        let listed = self
+            .engine
+            .lock()
             .rules
-            .get(c.rule)
+            .get(rule)
             .map(|r| r.config.channels.clone())
             .unwrap_or_default();
-        if listed.is_empty() {
-            vec!["log".to_string()]
-        } else {
-            listed
+        if !listed.is_empty() {
+            return RouteChoice {
+                channels: listed,
+                grouping: base,
+                escalation: Vec::new(),
+            };
         }
+        let config = self.config.read();
+        match config.routes.iter().find(|r| r.matches(&alert.labels)) {
+            Some(r) => RouteChoice {
+                channels: r.channels.clone(),
+                grouping: Grouping {
+                    group_by: r.group_by.clone().unwrap_or(base.group_by),
+                    group_wait: r.group_wait.unwrap_or(base.group_wait),
+                    group_interval: r.group_interval.unwrap_or(base.group_interval),
+                    repeat_interval: r.repeat_interval.unwrap_or(base.repeat_interval),
+                },
+                escalation: r.escalation.clone(),
+            },
+            None => RouteChoice {
+                channels: vec!["log".to_string()],
+                grouping: base,
+                escalation: Vec::new(),
+            },
+        }
+    }
+
+    /// What mutes alerts now: firing critical alerts (inhibition by equal labels) and the
+    /// health monitor's root causes (dependency folding).
+    fn muter(&self, now_ns: i64) -> Muter {
+        let config = self.config.read();
+        let active = self.engine.lock().active();
+        let firing: Vec<&Alert> = active
+            .iter()
+            .filter(|a| a.state == AlertState::Firing)
+            .collect();
+        let equal = config.inhibit_equal.clone();
+        let critical_keys = if equal.is_empty() {
+            HashSet::new()
+        } else {
+            firing
+                .iter()
+                .filter(|a| a.severity == Severity::Critical)
+                .filter_map(|a| inhibit_key(a, &equal))
+                .collect()
+        };
+        let firing_services: HashSet<String> =
+            firing.iter().filter_map(|a| a.service.clone()).collect();
+        let roots: HashMap<String, Vec<String>> = match (
+            config.inhibit_dependencies,
+            self.dependencies.read().as_ref(),
+        ) {
+            (true, Some(f)) => firing_services
+                .iter()
+                .map(|s| (s.clone(), f(s)))
+                .filter(|(_, r)| !r.is_empty())
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let _ = now_ns;
+        Muter {
+            equal,
+            critical_keys,
+            firing_services,
+            roots,
+        }
+    }
+
+    /// Sends the escalation steps that are due for firing, unacknowledged, unmuted alerts.
+    fn escalate(&self, now_ns: i64, mute: &Muter) -> Vec<Outgoing> {
+        let mut out = Vec::new();
+        let mut escalations = self.escalations.lock();
+        let engine = self.engine.lock();
+        escalations.retain(|id, e| {
+            let Some(alert) = engine.get(id).filter(|a| a.state == AlertState::Firing) else {
+                return false;
+            };
+            if alert.acknowledged_by.is_some() {
+                return false;
+            }
+            if mute.muted(&alert, now_ns, &self.silences) {
+                return true;
+            }
+            while let Some(step) = e.steps.get(e.next) {
+                if now_ns < e.fired_ns.saturating_add(nanos(step.after)) {
+                    break;
+                }
+                e.next += 1;
+                let mut a = alert.clone();
+                a.annotations.insert(
+                    "escalation".into(),
+                    format!("step {} after {:?}", e.next, step.after),
+                );
+                out.push(Outgoing {
+                    channels: step.channels.clone(),
+                    notification: Notification {
+                        key: format!("{id}:escalation:{}", e.next),
+                        group_key: format!("escalation:{id}"),
+                        status: AlertState::Firing,
+                        group_labels: BTreeMap::new(),
+                        alerts: vec![a],
+                        timestamp: blazar_model::format_rfc3339_nanos(now_ns),
+                    },
+                });
+            }
+            e.next < e.steps.len()
+        });
+        out
+    }
+
+    /// The next escalation step's time.
+    fn next_escalation(&self) -> Option<i64> {
+        self.escalations
+            .lock()
+            .values()
+            .filter_map(|e| {
+                e.steps
+                    .get(e.next)
+                    .map(|s| e.fired_ns.saturating_add(nanos(s.after)))
+            })
+            .min()
+    }
+
+    /// Installs the health monitor's view of root causes: for a service, the unhealthy
+    /// dependencies at the root of its trouble.
+    pub fn set_dependencies(&self, f: RootCauses) {
+        *self.dependencies.write() = Some(f);
+    }
+
+    /// Creates a silence.
+    ///
+    /// # Errors
+    /// A bad regex, or too many silences.
+    pub fn add_silence(&self, s: Silence) -> Result<Silence, String> {
+        let out = self.silences.lock().add(s, now_ns_fn());
+        self.wake.notify_one();
+        out
+    }
+
+    /// Expires a silence; `None` for an unknown id.
+    pub fn expire_silence(&self, id: &str) -> Option<Silence> {
+        let out = self.silences.lock().expire(id, now_ns_fn());
+        self.wake.notify_one();
+        out
+    }
+
+    /// Every silence, newest first.
+    pub fn silences(&self) -> Vec<Silence> {
+        self.silences.lock().list(now_ns_fn())
+    }
+
+    /// The active silences that mute `alert` now.
+    pub fn silenced_by(&self, alert: &Alert) -> Vec<String> {
+        self.silences.lock().silencing(&alert.labels, now_ns_fn())
     }
 
     fn enqueue(&self, out: Outgoing) {

@@ -39,6 +39,9 @@ impl Grouping {
 
 #[derive(Debug)]
 struct Group {
+    grouping: Grouping,
+    /// Every alert in it was muted at the last look: nothing is due until something changes.
+    all_muted: bool,
     channels: Vec<String>,
     labels: BTreeMap<String, String>,
     /// Firing alerts, and resolved ones not yet notified.
@@ -92,6 +95,8 @@ impl Dispatcher {
             self.groups.insert(
                 key.clone(),
                 Group {
+                    grouping: g.clone(),
+                    all_muted: false,
                     channels,
                     labels,
                     alerts: BTreeMap::new(),
@@ -106,6 +111,7 @@ impl Dispatcher {
         let Some(group) = self.groups.get_mut(&key) else {
             return;
         };
+        group.all_muted = false;
         match alert.state {
             AlertState::Firing => {
                 if !group.alerts.contains_key(&alert.id)
@@ -144,18 +150,33 @@ impl Dispatcher {
         }
     }
 
-    /// Returns the notifications due at `now_ns` and updates the groups as sent.
-    pub fn due(&mut self, g: &Grouping, now_ns: i64) -> Vec<Outgoing> {
+    /// Returns the notifications due at `now_ns` and updates the groups as sent. Alerts for
+    /// which `muted` says true (silenced, inhibited, folded under a dependency) are left out;
+    /// a group whose every alert is muted waits, changed, until something changes.
+    pub fn due(&mut self, now_ns: i64, muted: &dyn Fn(&Alert) -> bool) -> Vec<Outgoing> {
         let mut out = Vec::new();
-        let wait = nanos(g.group_wait);
-        let interval = nanos(g.group_interval);
-        let repeat = nanos(g.repeat_interval);
         for (key, group) in &mut self.groups {
             if group.alerts.is_empty() {
                 group.changed = false;
                 continue;
             }
-            let firing = group.alerts.values().any(|a| a.state == AlertState::Firing);
+            let wait = nanos(group.grouping.group_wait);
+            let interval = nanos(group.grouping.group_interval);
+            let repeat = nanos(group.grouping.repeat_interval);
+            let visible: Vec<Alert> = group
+                .alerts
+                .values()
+                .filter(|a| !muted(a))
+                .cloned()
+                .collect();
+            if visible.is_empty() {
+                // Resolutions of muted alerts have nobody to tell.
+                group.alerts.retain(|_, a| a.state == AlertState::Firing);
+                group.all_muted = true;
+                continue;
+            }
+            group.all_muted = false;
+            let firing = visible.iter().any(|a| a.state == AlertState::Firing);
             let send = match group.last_sent_ns {
                 None => group.changed && now_ns.saturating_sub(group.created_ns) >= wait,
                 Some(last) => {
@@ -167,7 +188,11 @@ impl Dispatcher {
                 continue;
             }
             group.sequence += 1;
-            let alerts: Vec<Alert> = group.alerts.values().cloned().collect();
+            let told: HashSet<String> = visible
+                .iter()
+                .filter(|a| a.state == AlertState::Firing)
+                .map(|a| a.id.clone())
+                .collect();
             out.push(Outgoing {
                 channels: group.channels.clone(),
                 notification: Notification {
@@ -179,14 +204,21 @@ impl Dispatcher {
                         AlertState::Resolved
                     },
                     group_labels: group.labels.clone(),
-                    alerts,
+                    alerts: visible,
                     timestamp: blazar_model::format_rfc3339_nanos(now_ns),
                 },
             });
             group.last_sent_ns = Some(now_ns);
             group.changed = false;
             group.alerts.retain(|_, a| a.state == AlertState::Firing);
-            group.notified = group.alerts.keys().cloned().collect();
+            // Muted alerts told about before stay told (their resolution is news later).
+            let still: HashSet<String> = group
+                .notified
+                .iter()
+                .filter(|id| group.alerts.contains_key(*id))
+                .cloned()
+                .collect();
+            group.notified = still.union(&told).cloned().collect();
         }
         // A group with nothing firing and nothing to tell is done.
         self.groups
@@ -195,14 +227,18 @@ impl Dispatcher {
     }
 
     /// The earliest time a notification may become due.
-    pub fn next_due(&self, g: &Grouping) -> Option<i64> {
+    pub fn next_due(&self) -> Option<i64> {
         self.groups
             .values()
-            .filter_map(|gr| match gr.last_sent_ns {
-                None if gr.changed => Some(gr.created_ns.saturating_add(nanos(g.group_wait))),
-                None => None,
-                Some(last) if gr.changed => Some(last.saturating_add(nanos(g.group_interval))),
-                Some(last) => Some(last.saturating_add(nanos(g.repeat_interval))),
+            .filter(|gr| !gr.all_muted)
+            .filter_map(|gr| {
+                let g = &gr.grouping;
+                match gr.last_sent_ns {
+                    None if gr.changed => Some(gr.created_ns.saturating_add(nanos(g.group_wait))),
+                    None => None,
+                    Some(last) if gr.changed => Some(last.saturating_add(nanos(g.group_interval))),
+                    Some(last) => Some(last.saturating_add(nanos(g.repeat_interval))),
+                }
             })
             .min()
     }
@@ -230,13 +266,76 @@ fn group_key(channels: &[String], labels: &BTreeMap<String, String>) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::tests_support::*;
     use super::*;
-    use crate::alert::AlertState;
+
+    #[test]
+    fn group_wait_gathers_then_dedups_then_resolves_then_repeats() {
+        let g = grouping();
+        let mut d = Dispatcher::default();
+        let ch = vec!["hook".to_string()];
+        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 0);
+        d.on_change(&alert("b", "db", AlertState::Firing), &ch, &g, S / 2);
+        assert!(d.due(S / 2, &|_| false).is_empty(), "still in group_wait");
+        assert_eq!(d.next_due(), Some(S));
+        let out = d.due(S, &|_| false);
+        assert_eq!(out.len(), 1, "one notification for the group");
+        assert_eq!(out[0].notification.alerts.len(), 2);
+        assert_eq!(out[0].notification.status, AlertState::Firing);
+        // The same alert firing again: nothing new to say.
+        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 2 * S);
+        assert!(d.due(20 * S, &|_| false).is_empty());
+        // A resolution waits for group_interval, then goes out with what still fires.
+        d.on_change(&alert("a", "api", AlertState::Resolved), &ch, &g, 21 * S);
+        let out = d.due(21 * S, &|_| false);
+        assert_eq!(out.len(), 1);
+        let n = &out[0].notification;
+        assert_eq!(n.resolved().count(), 1);
+        assert_eq!(n.firing().count(), 1);
+        assert_ne!(n.key, "");
+        // Unchanged and still firing: repeated after repeat_interval.
+        assert!(d.due(100 * S, &|_| false).is_empty());
+        assert_eq!(d.due(121 * S, &|_| false).len(), 1);
+    }
+
+    #[test]
+    fn fired_and_resolved_before_the_first_notification_says_nothing() {
+        let g = grouping();
+        let mut d = Dispatcher::default();
+        let ch = vec!["hook".to_string()];
+        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 0);
+        d.on_change(&alert("a", "api", AlertState::Resolved), &ch, &g, S / 2);
+        assert!(d.due(5 * S, &|_| false).is_empty());
+        assert!(d.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod muting {
+    use super::tests_support::*;
+    use super::*;
+
+    #[test]
+    fn muted_alerts_wait_and_go_out_when_unmuted() {
+        let g = grouping();
+        let mut d = Dispatcher::default();
+        let ch = vec!["hook".to_string()];
+        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 0);
+        assert!(d.due(5 * S, &|_| true).is_empty(), "silenced");
+        assert_eq!(d.next_due(), None, "nothing due while all muted");
+        let out = d.due(6 * S, &|_| false);
+        assert_eq!(out.len(), 1, "the silence ended");
+    }
+}
+
+#[cfg(test)]
+mod tests_support {
+    use super::*;
     use blazar_config::Severity;
 
-    const S: i64 = 1_000_000_000;
+    pub(super) const S: i64 = 1_000_000_000;
 
-    fn alert(id: &str, service: &str, state: AlertState) -> Alert {
+    pub(super) fn alert(id: &str, service: &str, state: AlertState) -> Alert {
         Alert {
             id: id.into(),
             rule_id: "r".into(),
@@ -266,52 +365,12 @@ mod tests {
         }
     }
 
-    fn grouping() -> Grouping {
+    pub(super) fn grouping() -> Grouping {
         Grouping {
             group_by: vec!["alertname".into()],
             group_wait: Duration::from_secs(1),
             group_interval: Duration::from_secs(10),
             repeat_interval: Duration::from_secs(100),
         }
-    }
-
-    #[test]
-    fn group_wait_gathers_then_dedups_then_resolves_then_repeats() {
-        let g = grouping();
-        let mut d = Dispatcher::default();
-        let ch = vec!["hook".to_string()];
-        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 0);
-        d.on_change(&alert("b", "db", AlertState::Firing), &ch, &g, S / 2);
-        assert!(d.due(&g, S / 2).is_empty(), "still in group_wait");
-        assert_eq!(d.next_due(&g), Some(S));
-        let out = d.due(&g, S);
-        assert_eq!(out.len(), 1, "one notification for the group");
-        assert_eq!(out[0].notification.alerts.len(), 2);
-        assert_eq!(out[0].notification.status, AlertState::Firing);
-        // The same alert firing again: nothing new to say.
-        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 2 * S);
-        assert!(d.due(&g, 20 * S).is_empty());
-        // A resolution waits for group_interval, then goes out with what still fires.
-        d.on_change(&alert("a", "api", AlertState::Resolved), &ch, &g, 21 * S);
-        let out = d.due(&g, 21 * S);
-        assert_eq!(out.len(), 1);
-        let n = &out[0].notification;
-        assert_eq!(n.resolved().count(), 1);
-        assert_eq!(n.firing().count(), 1);
-        assert_ne!(n.key, "");
-        // Unchanged and still firing: repeated after repeat_interval.
-        assert!(d.due(&g, 100 * S).is_empty());
-        assert_eq!(d.due(&g, 121 * S).len(), 1);
-    }
-
-    #[test]
-    fn fired_and_resolved_before_the_first_notification_says_nothing() {
-        let g = grouping();
-        let mut d = Dispatcher::default();
-        let ch = vec!["hook".to_string()];
-        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 0);
-        d.on_change(&alert("a", "api", AlertState::Resolved), &ch, &g, S / 2);
-        assert!(d.due(&g, 5 * S).is_empty());
-        assert!(d.is_empty());
     }
 }

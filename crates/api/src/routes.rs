@@ -31,6 +31,11 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/logs", post(logs::post))
         .route("/api/v1/telemetry/traces/spans", post(spans::start))
         .route("/api/v1/telemetry/alerts/{id}/ack", post(alerts::ack))
+        .route("/api/v1/telemetry/silences", post(alerts::add_silence))
+        .route(
+            "/api/v1/telemetry/silences/{id}",
+            axum::routing::delete(alerts::expire_silence),
+        )
         .route(
             "/api/v1/telemetry/traces/spans/{span_id}/tags",
             post(spans::tags),
@@ -66,6 +71,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/alerts", get(alerts::list))
         .route("/api/v1/telemetry/alerts/{id}", get(alerts::one))
         .route("/api/v1/telemetry/rules", get(alerts::rules))
+        .route("/api/v1/telemetry/silences", get(alerts::silences))
         .route("/api/v1/alerts", get(alerts::prom_alerts))
         .route("/api/v1/rules", get(alerts::prom_rules))
         .route(

@@ -31,6 +31,43 @@ pub struct AlertingConfig {
     pub health_alerts: bool,
     pub rules: Vec<AlertRule>,
     pub channels: Vec<Channel>,
+    /// Routing by labels for rules that name no channels; the first match wins.
+    pub routes: Vec<Route>,
+    /// A firing critical alert mutes warning and info alerts with equal values of these labels
+    /// (empty: no such muting).
+    pub inhibit_equal: Vec<String>,
+    /// Fold alerts of services affected by a down dependency under the dependency's alert.
+    pub inhibit_dependencies: bool,
+}
+
+/// One route.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Route {
+    /// Label equalities an alert must have.
+    pub matches: Vec<(String, String)>,
+    pub channels: Vec<String>,
+    pub group_by: Option<Vec<String>>,
+    pub group_wait: Option<Duration>,
+    pub group_interval: Option<Duration>,
+    pub repeat_interval: Option<Duration>,
+    /// In order of `after`.
+    pub escalation: Vec<EscalationStep>,
+}
+
+impl Route {
+    /// Whether an alert with `labels` takes this route.
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matches
+            .iter()
+            .all(|(k, v)| labels.get(k).is_some_and(|x| x == v))
+    }
+}
+
+/// One escalation step.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EscalationStep {
+    pub after: Duration,
+    pub channels: Vec<String>,
 }
 
 /// How a rule compares the latest value with its threshold.
@@ -225,6 +262,65 @@ pub(crate) fn alerting(raw: &RawConfig) -> Result<AlertingConfig, ConfigError> {
         }
         rules.push(rule);
     }
+    let known = |key: &str, names: &[String]| -> Result<(), ConfigError> {
+        for c in names {
+            if !channels.iter().any(|ch| &ch.name == c) {
+                let defined: Vec<&str> = channels.iter().map(|c| c.name.as_str()).collect();
+                return Err(ConfigError::invalid(
+                    key,
+                    format!("unknown channel {c:?} (defined: {})", defined.join(", ")),
+                ));
+            }
+        }
+        Ok(())
+    };
+    let mut routes = Vec::new();
+    for (i, r) in a.routes.as_deref().unwrap_or_default().iter().enumerate() {
+        let key = format!("alerting.routes[{i}]");
+        if r.channels.is_empty() {
+            return Err(ConfigError::invalid(
+                &format!("{key}.channels"),
+                "a route needs at least one channel",
+            ));
+        }
+        known(&format!("{key}.channels"), &r.channels)?;
+        let mut escalation = Vec::new();
+        for (j, e) in r.escalation.iter().enumerate() {
+            let ek = format!("{key}.escalation[{j}]");
+            let after = e.after.ok_or_else(|| {
+                ConfigError::invalid(
+                    &format!("{ek}.after"),
+                    "an escalation step needs `after`, e.g. 5m",
+                )
+            })?;
+            if e.channels.is_empty() {
+                return Err(ConfigError::invalid(
+                    &format!("{ek}.channels"),
+                    "an escalation step needs at least one channel",
+                ));
+            }
+            known(&format!("{ek}.channels"), &e.channels)?;
+            escalation.push(EscalationStep {
+                after: after.0,
+                channels: e.channels.clone(),
+            });
+        }
+        escalation.sort_by_key(|s| s.after);
+        routes.push(Route {
+            matches: r
+                .matches
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            channels: r.channels.clone(),
+            group_by: r.group_by.clone(),
+            group_wait: r.group_wait.map(|d| d.0),
+            group_interval: r.group_interval.map(|d| d.0),
+            repeat_interval: r.repeat_interval.map(|d| d.0),
+            escalation,
+        });
+    }
+    let inhibit = a.inhibit.clone().unwrap_or_default();
     let group_by = a
         .group_by
         .clone()
@@ -241,6 +337,9 @@ pub(crate) fn alerting(raw: &RawConfig) -> Result<AlertingConfig, ConfigError> {
         health_alerts: a.health_alerts.unwrap_or(true),
         rules,
         channels,
+        routes,
+        inhibit_equal: inhibit.equal.unwrap_or_else(|| vec!["service".into()]),
+        inhibit_dependencies: inhibit.dependencies.unwrap_or(true),
     };
     if config.evaluation_interval < Duration::from_millis(100) {
         return Err(ConfigError::invalid(

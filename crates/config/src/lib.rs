@@ -13,7 +13,9 @@ pub mod selector;
 mod units;
 mod validated;
 
-pub use alerting::{AlertRule, AlertingConfig, Channel, ChannelKind, Condition, Severity};
+pub use alerting::{
+    AlertRule, AlertingConfig, Channel, ChannelKind, Condition, EscalationStep, Route, Severity,
+};
 pub use error::ConfigError;
 pub use health::{
     Criticality, HealthConfig, MetricCheck, ProbeConfig, ProcessWatch, ServiceConfig,

@@ -247,6 +247,43 @@ pub struct RawAlerting {
     pub health_alerts: Option<bool>,
     pub rules: Option<Vec<RawAlertRule>>,
     pub channels: Option<Vec<RawChannel>>,
+    pub routes: Option<Vec<RawRoute>>,
+    pub inhibit: Option<RawInhibit>,
+}
+
+/// `alerting.routes[i]`: alerts whose labels match go to these channels, grouped and escalated
+/// as given (the first matching route wins).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRoute {
+    #[serde(rename = "match")]
+    pub matches: BTreeMap<String, String>,
+    pub channels: Vec<String>,
+    pub group_by: Option<Vec<String>>,
+    pub group_wait: Option<HumanDuration>,
+    pub group_interval: Option<HumanDuration>,
+    pub repeat_interval: Option<HumanDuration>,
+    pub escalation: Vec<RawEscalation>,
+}
+
+/// One escalation step: if a firing alert is not acknowledged `after` it fired, notify
+/// `channels`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawEscalation {
+    pub after: Option<HumanDuration>,
+    pub channels: Vec<String>,
+}
+
+/// `alerting.inhibit`: which alerts mute which.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawInhibit {
+    /// A firing critical alert mutes warning and info alerts with equal values of these labels.
+    pub equal: Option<Vec<String>>,
+    /// An alert of a service whose dependency is the root of its trouble is folded under the
+    /// dependency's alert.
+    pub dependencies: Option<bool>,
 }
 
 /// Seed 001's `AlertRule`.

@@ -83,6 +83,19 @@ pub async fn run(
             config.host.metrics_interval,
         );
     }
+    {
+        // Alerts of a service whose dependency is the root of its trouble fold under the
+        // dependency's alert: the health monitor knows the root causes.
+        let health = state.health.clone();
+        state
+            .alerts
+            .set_dependencies(Arc::new(move |service: &str| {
+                health
+                    .service(service)
+                    .map(|v| v.affected_by)
+                    .unwrap_or_default()
+            }));
+    }
     state.alerts.start(&store, &stop);
     state.health.start(&config.health, &store, &stop);
     tracker.spawn(tasks::reload_on_sighup(

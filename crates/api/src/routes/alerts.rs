@@ -58,6 +58,16 @@ pub(crate) async fn list(
         })
         .take(limit)
         .collect();
+    let alerts: Vec<Value> = alerts
+        .iter()
+        .map(|a| {
+            let mut v = serde_json::to_value(a).unwrap_or_default();
+            if let Some(o) = v.as_object_mut() {
+                o.insert("silenced_by".into(), json!(state.alerts.silenced_by(a)));
+            }
+            v
+        })
+        .collect();
     Ok(Json(json!({"alerts": alerts})))
 }
 
@@ -168,4 +178,162 @@ fn not_found(id: &str) -> ApiError {
         blazar_model::ErrorKind::NotFound,
         format!("id: no alert {id:?}"),
     )
+}
+
+pub(crate) async fn silences(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"silences": state.alerts.silences()}))
+}
+
+/// Most matchers in one silence.
+const MAX_MATCHERS: usize = 64;
+
+pub(crate) async fn add_silence(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let limit = state.settings().max_body_bytes;
+    let bytes = crate::body::read(&headers, body, limit).await?;
+    let v = crate::body::json(&bytes)?;
+    let now = now_ns();
+    let matchers = silence_matchers(v.get("matchers"))?;
+    let text = |field: &str, default: &str| -> Result<String, ApiError> {
+        match v.get(field) {
+            None | Some(Value::Null) => Ok(default.to_string()),
+            Some(Value::String(s)) if s.len() <= 4096 => Ok(s.clone()),
+            Some(_) => Err(ApiError::invalid(
+                field,
+                "expected a string of at most 4096 bytes",
+            )),
+        }
+    };
+    let starts = match v.get("starts_at").and_then(Value::as_str) {
+        Some(s) => crate::params::time_or_ago("starts_at", s, now)?,
+        None => now,
+    };
+    let ends = match (
+        v.get("ends_at").and_then(Value::as_str),
+        v.get("duration").and_then(Value::as_str),
+    ) {
+        (Some(s), None) => crate::params::time_or_ago("ends_at", s, now)?,
+        (None, Some(d)) => starts.saturating_add(crate::params::duration_ns("duration", d)?),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid(
+                "duration",
+                "give ends_at or duration, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "duration",
+                "a silence needs ends_at or duration (e.g. \"2h\")",
+            ))
+        }
+    };
+    if ends <= starts || ends <= now {
+        return Err(ApiError::invalid(
+            "ends_at",
+            "must be after starts_at and in the future",
+        ));
+    }
+    let silence = blazar_alerting::silence::Silence::new(
+        uuid::Uuid::new_v4().to_string(),
+        matchers,
+        starts,
+        ends,
+        text("created_by", "api")?,
+        text("comment", "")?,
+    )
+    .map_err(|e| ApiError::invalid("matchers", e))?;
+    let s = state.alerts.add_silence(silence).map_err(|e| {
+        ApiError::new(
+            blazar_model::ErrorKind::Overloaded,
+            format!("silences: {e}"),
+        )
+    })?;
+    Ok(Json(serde_json::to_value(s).unwrap_or_default()))
+}
+
+pub(crate) async fn expire_silence(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .alerts
+        .expire_silence(&id)
+        .map(|s| Json(serde_json::to_value(s).unwrap_or_default()))
+        .ok_or_else(|| {
+            ApiError::new(
+                blazar_model::ErrorKind::NotFound,
+                format!("id: no silence {id:?}"),
+            )
+        })
+}
+
+/// Matchers as a selector-style string (`alertname="X",service=~"a.*"`), a `{label: value}`
+/// map, or Alertmanager's list of `{name, value, isRegex, isEqual}`.
+fn silence_matchers(
+    v: Option<&Value>,
+) -> Result<Vec<blazar_config::selector::LabelMatch>, ApiError> {
+    use blazar_config::selector::{LabelMatch, MatchOp};
+    let bad = |m: &str| ApiError::invalid("matchers", m.to_string());
+    let out: Vec<LabelMatch> =
+        match v {
+            Some(Value::String(s)) => {
+                let body = s.trim().trim_start_matches('{').trim_end_matches('}');
+                blazar_config::selector::parse(&format!("x{{{body}}}"))
+                    .map_err(|e| bad(&e))?
+                    .matchers
+            }
+            Some(Value::Object(m)) => m
+                .iter()
+                .map(|(k, v)| match v {
+                    Value::String(s) => Ok::<_, ApiError>(LabelMatch {
+                        name: k.clone(),
+                        op: MatchOp::Equal,
+                        value: s.clone(),
+                    }),
+                    _ => Err(bad(&format!("value of {k} must be a string"))),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|m| {
+                    let name = m
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("each matcher needs a name"))?;
+                    let value = m
+                        .get("value")
+                        .and_then(Value::as_str)
+                        .ok_or_else(|| bad("each matcher needs a value"))?;
+                    let regex = m.get("isRegex").and_then(Value::as_bool).unwrap_or(false);
+                    let equal = m.get("isEqual").and_then(Value::as_bool).unwrap_or(true);
+                    let op = match (regex, equal) {
+                        (false, true) => MatchOp::Equal,
+                        (false, false) => MatchOp::NotEqual,
+                        (true, true) => MatchOp::Regex,
+                        (true, false) => MatchOp::NotRegex,
+                    };
+                    Ok::<_, ApiError>(LabelMatch {
+                        name: name.to_string(),
+                        op,
+                        value: value.to_string(),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(bad(
+                "expected matchers: a string like alertname=\"X\", a {label: value} map, or a list",
+            )),
+        };
+    if out.is_empty() || out.len() > MAX_MATCHERS {
+        return Err(bad(&format!("expected 1 to {MAX_MATCHERS} matchers")));
+    }
+    if out
+        .iter()
+        .all(|m| m.op == MatchOp::Equal && m.value.is_empty())
+    {
+        return Err(bad("a silence must not match every alert"));
+    }
+    Ok(out)
 }
