@@ -129,7 +129,9 @@ impl HealthMonitor {
         let removed = self.removed_by(config);
         let generation = self.install(config);
         if !removed.is_empty() {
-            // Their status series end here rather than showing a last value forever.
+            // Their status series end here rather than showing a last value forever; under the
+            // lock, so no write of the replaced generation lands after (see `flush`).
+            let _inner = self.shared.inner.lock();
             let limits = store.settings().limits;
             let t = now_ns() / blazar_model::NANOS_PER_MILLI;
             let mut rec = Recorder::default();
@@ -793,7 +795,7 @@ async fn record_unknown(shared: &Shared, store: &Arc<Store>, generation: u64) {
 /// Writes what is pending (histograms only when `responses`) off the async workers, then
 /// publishes the changes.
 async fn flush(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     store: &Arc<Store>,
     pending: &mut Pending,
     generation: u64,
@@ -846,9 +848,21 @@ async fn flush(
     let t = (now_ns() / blazar_model::NANOS_PER_MILLI).max(pending.last_t + 1);
     pending.last_t = t;
     let s = store.clone();
+    let sh = shared.clone();
     let written = tokio::task::spawn_blocking(move || {
         let limits = s.settings().limits;
         let mut rec = Recorder::default();
+        // Written under the monitor's lock, and only for services still installed with the
+        // same criticality: a reload writes its stale markers under the same lock, so a write
+        // from the generation it replaced cannot bring a removed service's series back.
+        let inner = sh.inner.lock();
+        let installed = |svc: &ServiceConfig| {
+            inner
+                .by_name
+                .get(&svc.name)
+                .and_then(|i| inner.services.get(*i))
+                .is_some_and(|c| c.criticality == svc.criticality)
+        };
         for (svc, tr) in transitions.iter().map(|(_, svc, tr)| (svc, tr)) {
             // Back to a status already left in this write (healthy → degraded → healthy):
             // that series is current again, not ended.
@@ -859,16 +873,17 @@ async fn flush(
                 rec.stale(&svc.name, svc.criticality, tr.from, t, &limits);
             }
         }
-        for (svc, status) in statuses.values() {
+        for (svc, status) in statuses.values().filter(|(svc, _)| installed(svc)) {
             rec.status(&svc.name, svc.criticality, *status, t, &limits);
         }
-        for (svc, agg) in response_aggs.values() {
+        for (svc, agg) in response_aggs.values().filter(|(svc, _)| installed(svc)) {
             rec.responses(&svc.name, agg, t, &limits);
         }
-        for (svc, sample) in &processes {
+        for (svc, sample) in processes.iter().filter(|(svc, _)| installed(svc)) {
             rec.process(&svc.name, sample, t, &limits);
         }
         write(&s, rec);
+        drop(inner);
     })
     .await;
     if let Err(e) = written {
