@@ -390,3 +390,80 @@ async fn escalation_reaches_the_second_channel_only_when_not_acknowledged() {
         .collect();
     assert_eq!(hosts, ["b"], "only the unacknowledged alert escalates");
 }
+
+#[tokio::test]
+async fn a_receiver_that_was_down_gets_the_notification_even_across_a_restart() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    // The receiver answers 503 until `up`; it records the key of every request.
+    let up = Arc::new(AtomicBool::new(false));
+    let attempts: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let app = {
+        let (up, attempts) = (up.clone(), attempts.clone());
+        axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |body: axum::body::Bytes| {
+                let (up, attempts) = (up.clone(), attempts.clone());
+                async move {
+                    let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                    let ok = up.load(Ordering::SeqCst);
+                    attempts
+                        .lock()
+                        .unwrap()
+                        .push((v["key"].as_str().unwrap_or("").to_string(), ok));
+                    if ok {
+                        axum::http::StatusCode::OK
+                    } else {
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE
+                    }
+                }
+            }),
+        )
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let rules = "    - {id: hot_cpu, metric: cpu.usage, condition: gt, threshold: 90, severity: critical, notification_channels: [hook]}\n";
+    let mut srv = TestServer::start_with(Opts {
+        config_yaml: Some(config(&url, rules)),
+        ..Opts::default()
+    })
+    .await;
+    gauge(&srv, "cpu.usage", 95.0, "a").await;
+    let first_key = eventually("a failed attempt", || async {
+        attempts.lock().unwrap().first().map(|(k, _)| k.clone())
+    })
+    .await;
+    // The receiver stays down; blazar is killed with the notification undelivered.
+    let mut opts = srv.kill9();
+    opts.config_yaml = Some(config(&url, rules));
+    srv = TestServer::start_with(opts).await;
+    up.store(true, Ordering::SeqCst);
+    eventually("the notification from before the restart", || async {
+        attempts
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|(k, ok)| *ok && *k == first_key)
+            .then_some(())
+    })
+    .await;
+    let delivered: Vec<String> = attempts
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, ok)| *ok)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let mut unique = delivered.clone();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "each delivered once: {delivered:?}"
+    );
+    let (_, text) = srv.get_text("/metrics").await;
+    assert!(
+        text.contains("blazar_notifications_delivered_total{channel=\"hook\""),
+        "{text}"
+    );
+}

@@ -3,10 +3,10 @@
 use std::collections::BTreeMap;
 
 use blazar_config::Severity;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where an alert is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AlertState {
     /// The condition holds, not yet for the rule's `duration`.
@@ -27,7 +27,7 @@ impl AlertState {
 }
 
 /// One alert instance: a rule over one series (or, for `absent`, over none).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// Stable fingerprint of the rule id and the labels (16 hex digits).
     pub id: String,
@@ -71,7 +71,7 @@ pub struct Alert {
 
 /// What one notification tells a channel: a group's firing alerts and those resolved since the
 /// group's last notification.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Notification {
     /// Stable per delivery: the group key, the group's sequence number and the channel; a
     /// receiver can drop repeats by it.

@@ -6,6 +6,7 @@ pub mod channel;
 pub mod engine;
 mod manager;
 pub mod notify;
+pub mod outbox;
 pub mod rule;
 pub mod silence;
 

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blazar_bus::{Message, MessageKind};
 use blazar_config::{AlertingConfig, EscalationStep, Severity};
@@ -22,6 +22,7 @@ use crate::alert::{Alert, AlertState, Notification};
 use crate::channel::{DeliveryError, Sender};
 use crate::engine::{Change, Engine, RuleHealth};
 use crate::notify::{Dispatcher, Grouping, Outgoing};
+use crate::outbox::Outbox;
 use crate::silence::{Silence, Silences};
 
 /// Samples waiting for the engine; more are dropped (the timer's evaluation covers them).
@@ -62,6 +63,7 @@ pub struct AlertManager {
     delivery_tx: mpsc::Sender<Delivery>,
     delivery_rx: Mutex<Option<mpsc::Receiver<Delivery>>>,
     silences: Mutex<Silences>,
+    outbox: Mutex<Option<Outbox>>,
     escalations: Mutex<HashMap<String, Escalation>>,
     dependencies: RwLock<Option<RootCauses>>,
 }
@@ -167,7 +169,10 @@ struct Delivery {
     channel: String,
     notification: Arc<Notification>,
     attempt: u32,
-    created: Instant,
+    /// Unix milliseconds when first queued (survives a restart, through the outbox).
+    created_ms: i64,
+    /// Its entry in the outbox, when there is one.
+    outbox_id: Option<u64>,
 }
 
 impl AlertManager {
@@ -208,19 +213,59 @@ impl AlertManager {
             delivery_tx: dtx,
             delivery_rx: Mutex::new(Some(drx)),
             silences: Mutex::new(Silences::default()),
+            outbox: Mutex::new(None),
             escalations: Mutex::new(HashMap::new()),
             dependencies: RwLock::new(None),
         })
     }
 
     /// Installs the observer on `store` and starts the engine and delivery tasks (once).
-    pub fn start(self: &Arc<Self>, store: &Arc<Store>, stop: &CancellationToken) {
+    ///
+    /// With `outbox_dir`, notifications are written there before delivery, and those a previous
+    /// run left undelivered are delivered again now.
+    pub fn start(
+        self: &Arc<Self>,
+        store: &Arc<Store>,
+        stop: &CancellationToken,
+        outbox_dir: Option<&std::path::Path>,
+    ) {
         if !self.config.read().enabled {
             return;
         }
         let Some(rx) = self.rx.lock().take() else {
             return;
         };
+        if let Some(dir) = outbox_dir {
+            match Outbox::open(dir) {
+                Ok((outbox, replayed)) => {
+                    *self.outbox.lock() = Some(outbox);
+                    if !replayed.is_empty() {
+                        tracing::info!(
+                            notifications = replayed.len(),
+                            "delivering notifications left in the outbox"
+                        );
+                    }
+                    for e in replayed {
+                        let Ok(n) = serde_json::from_value::<Notification>(e.notification) else {
+                            continue;
+                        };
+                        let d = Delivery {
+                            channel: e.channel,
+                            notification: Arc::new(n),
+                            attempt: 0,
+                            created_ms: e.created_ms,
+                            outbox_id: Some(e.id),
+                        };
+                        if self.delivery_tx.try_send(d).is_err() {
+                            self.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, dir = %dir.display(), "notification outbox unavailable; notifications wait in memory only")
+                }
+            }
+        }
         store.set_observer(Some(self.observer.clone()));
         tokio::spawn(self.clone().run(store.clone(), rx, stop.clone()));
         if let Some(drx) = self.delivery_rx.lock().take() {
@@ -503,15 +548,24 @@ impl AlertManager {
 
     fn enqueue(&self, out: Outgoing) {
         let n = Arc::new(out.notification);
+        let created_ms = now_ns_fn() / 1_000_000;
         for channel in out.channels {
+            // The time in the key keeps it unique across restarts (sequences start again).
+            let notification = Arc::new(Notification {
+                key: format!("{}:{created_ms}:{channel}", n.key),
+                ..(*n).clone()
+            });
+            let outbox_id = self.outbox.lock().as_mut().and_then(|o| {
+                o.enqueue(&channel, &notification, created_ms)
+                    .inspect_err(|e| tracing::error!(error = %e, "notification not written to the outbox; delivering from memory"))
+                    .ok()
+            });
             let d = Delivery {
-                notification: Arc::new(Notification {
-                    key: format!("{}:{channel}", n.key),
-                    ..(*n).clone()
-                }),
+                notification,
                 channel,
                 attempt: 0,
-                created: Instant::now(),
+                created_ms,
+                outbox_id,
             };
             if self.delivery_tx.try_send(d).is_err() {
                 self.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
@@ -555,20 +609,26 @@ impl AlertManager {
         stats.attempts.fetch_add(1, Ordering::Relaxed);
         match sender.deliver(&d.channel, &kind, &d.notification).await {
             Ok(()) => {
+                self.done(&d);
                 stats.delivered.fetch_add(1, Ordering::Relaxed);
+                let waited_ms = (now_ns_fn() / 1_000_000)
+                    .saturating_sub(d.created_ms)
+                    .max(0);
                 stats.latency_us.fetch_add(
-                    u64::try_from(d.created.elapsed().as_micros()).unwrap_or(u64::MAX),
+                    u64::try_from(waited_ms).unwrap_or(0).saturating_mul(1000),
                     Ordering::Relaxed,
                 );
                 tracing::debug!(channel = %d.channel, key = %d.notification.key, "notification delivered");
             }
             Err(e) => {
                 stats.failed_attempts.fetch_add(1, Ordering::Relaxed);
+                let age_ms = (now_ns_fn() / 1_000_000).saturating_sub(d.created_ms);
                 let retry = matches!(e, DeliveryError::Retryable(_))
-                    && d.created.elapsed() < DELIVERY_EXPIRY
+                    && u128::try_from(age_ms).unwrap_or(0) < DELIVERY_EXPIRY.as_millis()
                     && self.retries_waiting.load(Ordering::Relaxed) < DELIVERY_QUEUE;
                 tracing::warn!(channel = %d.channel, key = %d.notification.key, attempt = d.attempt + 1, retry, error = %e, "notification not delivered");
                 if !retry {
+                    self.done(&d);
                     stats.expired.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
@@ -583,6 +643,15 @@ impl AlertManager {
                         me.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
                     }
                 });
+            }
+        }
+    }
+
+    /// Marks a delivery finished in the outbox (delivered or given up).
+    fn done(&self, d: &Delivery) {
+        if let (Some(id), Some(o)) = (d.outbox_id, self.outbox.lock().as_mut()) {
+            if let Err(e) = o.done(id) {
+                tracing::error!(error = %e, "outbox entry not marked done; it may be sent again after a restart");
             }
         }
     }

@@ -96,7 +96,9 @@ pub async fn run(
                     .unwrap_or_default()
             }));
     }
-    state.alerts.start(&store, &stop);
+    state
+        .alerts
+        .start(&store, &stop, Some(&config.storage.data_dir.join("outbox")));
     state.health.start(&config.health, &store, &stop);
     tracker.spawn(tasks::reload_on_sighup(
         stop.clone(),
