@@ -467,3 +467,25 @@ async fn a_receiver_that_was_down_gets_the_notification_even_across_a_restart() 
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_remediation_command_runs_and_its_outcome_shows_on_the_alert() {
+    let yaml = "alerting:\n  evaluation_interval: 200ms\n  group_wait: 0s\n  rules:\n    \
+                - {id: hot, metric: cpu.usage, condition: gt, threshold: 90, severity: critical, notification_channels: [fix]}\n  \
+                channels:\n    - {name: fix, type: exec, config: {command: [sh, -c, 'echo restarted $BLAZAR_ALERT_RULE on $BLAZAR_ALERT_SEVERITY'], timeout: 5s, cooldown: 1h, max_attempts: 2}}\n";
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(yaml.into()),
+        ..Opts::default()
+    })
+    .await;
+    gauge(&srv, "cpu.usage", 95.0, "a").await;
+    let outcome = eventually("the remediation outcome", || async {
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        let r = v["alerts"][0]["remediation"][0].clone();
+        (r["status"] == "succeeded").then_some(r)
+    })
+    .await;
+    assert_eq!(outcome["output"], "restarted hot on critical", "{outcome}");
+    assert_eq!(outcome["exit_code"], 0);
+    assert_eq!(outcome["attempts"], 1);
+}

@@ -541,6 +541,14 @@ impl AlertManager {
         self.silences.lock().list(now_ns_fn())
     }
 
+    /// The remediation commands run for an alert (exec channels) and their outcomes.
+    pub fn remediation(&self, alert_id: &str) -> Vec<crate::channel::RemediationOutcome> {
+        self.sender
+            .as_ref()
+            .map(|s| s.remediation_outcomes_for(alert_id))
+            .unwrap_or_default()
+    }
+
     /// The active silences that mute `alert` now.
     pub fn silenced_by(&self, alert: &Alert) -> Vec<String> {
         self.silences.lock().silencing(&alert.labels, now_ns_fn())

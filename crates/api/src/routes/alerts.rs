@@ -64,6 +64,7 @@ pub(crate) async fn list(
             let mut v = serde_json::to_value(a).unwrap_or_default();
             if let Some(o) = v.as_object_mut() {
                 o.insert("silenced_by".into(), json!(state.alerts.silenced_by(a)));
+                o.insert("remediation".into(), json!(state.alerts.remediation(&a.id)));
             }
             v
         })
