@@ -11,6 +11,7 @@ pub(crate) mod output;
 mod resources;
 mod serve;
 mod services;
+mod silence;
 mod status;
 mod table;
 mod tail;
@@ -94,6 +95,11 @@ enum ClientCommand {
     Ack(alerts::AckArgs),
     /// List the alert rules (configured and built-in) with their state and last evaluation.
     Rules,
+    /// Silence alerts for a while, list silences, or end one.
+    Silence {
+        #[command(subcommand)]
+        command: silence::SilenceCommand,
+    },
     /// Follow the live stream until Ctrl-C.
     Tail(tail::TailArgs),
 }
@@ -145,6 +151,7 @@ async fn run_client(ctx: &Ctx, command: ClientCommand) -> anyhow::Result<ExitCod
         ClientCommand::Alerts(args) => alerts::list(ctx, args).await,
         ClientCommand::Ack(args) => alerts::ack(ctx, args).await,
         ClientCommand::Rules => alerts::rules(ctx).await,
+        ClientCommand::Silence { command } => silence::run(ctx, command).await,
         ClientCommand::Tail(args) => tail::run(ctx, args).await,
     }
 }

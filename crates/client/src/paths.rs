@@ -72,6 +72,18 @@ fn push_segment(path: &mut String, text: &str) {
     }
 }
 
+/// Silences: `GET` → every silence with its state; `POST {"matchers", "duration" | "ends_at",
+/// "starts_at"?, "created_by", "comment"}` → the silence.
+pub const SILENCES: &str = "/api/v1/telemetry/silences";
+
+/// Returns the path of one silence: `DELETE` → the silence, expired now (404 for an unknown id).
+/// The id is percent-encoded, so any text stays one path segment.
+pub fn silence(id: &str) -> String {
+    let mut path = format!("{SILENCES}/");
+    push_segment(&mut path, id);
+    path
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,6 +105,20 @@ impl Client {
         decode(&url, &bytes)
     }
 
+    /// DELETEs `path` and returns the JSON answer.
+    ///
+    /// # Errors
+    /// As [`Client::get_json`].
+    pub async fn delete_json(&self, path: &str) -> Result<Value, ClientError> {
+        let url = self.url(path);
+        let req = self.http.delete(&url);
+        let (status, bytes) = self.send(&url, req).await?;
+        if !status.is_success() {
+            return Err(ClientError::from_response(status.as_u16(), &bytes));
+        }
+        decode(&url, &bytes)
+    }
+
     /// GETs `/health`. Unlike other requests a 503 is an answer, not an error: it means the
     /// server is up and reports itself unhealthy.
     ///

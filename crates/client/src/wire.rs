@@ -633,6 +633,67 @@ pub struct Rule {
     pub interval_seconds: Option<f64>,
 }
 
+/// `GET /api/v1/telemetry/silences`: every silence (expired ones for a day), newest first.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct SilenceList {
+    pub silences: Vec<Silence>,
+}
+
+/// One silence: the alerts its matchers select are not notified while it is active. Also the
+/// answer of `POST …/silences` and `DELETE …/silences/{id}`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct Silence {
+    pub id: String,
+    pub matchers: Vec<SilenceMatcher>,
+    /// RFC 3339.
+    pub starts_at: String,
+    /// RFC 3339; when expired early, the time it was expired.
+    pub ends_at: String,
+    pub created_by: String,
+    pub comment: String,
+    pub state: SilenceState,
+}
+
+/// One label matcher of a silence: `name op "value"`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(default)]
+pub struct SilenceMatcher {
+    pub name: String,
+    /// `=`, `!=`, `=~` or `!~` (regexes fully anchored).
+    pub op: String,
+    pub value: String,
+}
+
+/// Where a silence is in its life, as the server spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SilenceState {
+    /// Starts later.
+    Pending,
+    /// Muting now.
+    Active,
+    /// Ended (or expired by hand).
+    Expired,
+    /// A state this client does not know.
+    #[default]
+    #[serde(other)]
+    Unknown,
+}
+
+impl SilenceState {
+    /// Returns the wire spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Unknown => "unknown",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
