@@ -10,6 +10,7 @@ mod bad_input;
 mod cli;
 mod cli_alerts;
 mod cli_health;
+mod cli_silence;
 mod cli_traces;
 mod config;
 mod health;
