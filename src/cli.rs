@@ -2,6 +2,7 @@
 
 mod alerts;
 mod analyze;
+mod audit;
 mod config;
 mod events;
 mod health;
@@ -60,6 +61,8 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Validate a config file and exit.
     CheckConfig(config::CheckConfigArgs),
+    /// Export the audit trail, or verify an export's hash chain.
+    Audit(audit::AuditArgs),
     #[command(flatten)]
     Client(ClientCommand),
 }
@@ -119,6 +122,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve(args) => serve::run(args),
         Command::CheckConfig(args) => config::check(args, global.json),
+        Command::Audit(args) => audit::run(args, &global.server, global.timeout, global.json),
         Command::Client(command) => {
             let client = Client::new(&global.server, global.timeout)?;
             let ctx = Ctx {

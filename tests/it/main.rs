@@ -6,6 +6,7 @@ mod support;
 mod alertmanager;
 mod alerts;
 mod analysis;
+mod audit;
 mod bad_input;
 mod cli;
 mod cli_alerts;

@@ -24,6 +24,7 @@ use crate::engine::{Change, Engine, RuleHealth};
 use crate::notify::{Dispatcher, Grouping, Outgoing};
 use crate::outbox::Outbox;
 use crate::silence::{Silence, Silences};
+use blazar_audit::{AuditKind, AuditLog};
 
 /// Samples waiting for the engine; more are dropped (the timer's evaluation covers them).
 const SAMPLE_QUEUE: usize = 65_536;
@@ -64,6 +65,7 @@ pub struct AlertManager {
     delivery_rx: Mutex<Option<mpsc::Receiver<Delivery>>>,
     silences: Mutex<Silences>,
     outbox: Mutex<Option<Outbox>>,
+    audit: RwLock<Option<Arc<AuditLog>>>,
     escalations: Mutex<HashMap<String, Escalation>>,
     dependencies: RwLock<Option<RootCauses>>,
 }
@@ -214,6 +216,7 @@ impl AlertManager {
             delivery_rx: Mutex::new(Some(drx)),
             silences: Mutex::new(Silences::default()),
             outbox: Mutex::new(None),
+            audit: RwLock::new(None),
             escalations: Mutex::new(HashMap::new()),
             dependencies: RwLock::new(None),
         })
@@ -291,6 +294,18 @@ impl AlertManager {
         }
         *self.grouping.write() = Grouping::from_config(config);
         *self.config.write() = config.clone();
+        let rules: Vec<String> = self
+            .engine
+            .lock()
+            .rules
+            .iter()
+            .map(|r| r.config.id.clone())
+            .collect();
+        self.record(
+            AuditKind::RuleChange,
+            "system",
+            serde_json::json!({"event": "reloaded", "rules": rules}),
+        );
         self.wake.notify_one();
     }
 
@@ -347,6 +362,19 @@ impl AlertManager {
         let mut dispatcher = self.dispatcher.lock();
         for c in &changes {
             publish(store, c);
+            self.record(
+                AuditKind::Alert,
+                "system",
+                serde_json::json!({
+                    "id": c.alert.id,
+                    "rule_id": c.alert.rule_id,
+                    "state": if c.cancelled { "inactive" } else { c.alert.state.as_str() },
+                    "severity": c.alert.severity,
+                    "service": c.alert.service,
+                    "value": c.alert.value,
+                    "labels": c.alert.labels,
+                }),
+            );
             if c.cancelled {
                 continue;
             }
@@ -513,6 +541,33 @@ impl AlertManager {
             .min()
     }
 
+    /// Installs the audit trail: rule changes, alert transitions, notification attempts,
+    /// silences, acknowledgements and remediations are appended to it.
+    pub fn set_audit(&self, audit: Arc<AuditLog>) {
+        let rules: Vec<String> = self
+            .engine
+            .lock()
+            .rules
+            .iter()
+            .map(|r| r.config.id.clone())
+            .collect();
+        *self.audit.write() = Some(audit);
+        self.record(
+            AuditKind::RuleChange,
+            "system",
+            serde_json::json!({"event": "loaded", "rules": rules}),
+        );
+    }
+
+    /// Appends to the audit trail, if there is one; a failure is logged, never fatal.
+    fn record(&self, kind: AuditKind, actor: &str, data: serde_json::Value) {
+        if let Some(a) = self.audit.read().as_ref() {
+            if let Err(e) = a.append(kind, actor, data) {
+                tracing::error!(error = %e, "audit record not written");
+            }
+        }
+    }
+
     /// Installs the health monitor's view of root causes: for a service, the unhealthy
     /// dependencies at the root of its trouble.
     pub fn set_dependencies(&self, f: RootCauses) {
@@ -525,6 +580,13 @@ impl AlertManager {
     /// A bad regex, or too many silences.
     pub fn add_silence(&self, s: Silence) -> Result<Silence, String> {
         let out = self.silences.lock().add(s, now_ns_fn());
+        if let Ok(s) = &out {
+            self.record(
+                AuditKind::Silence,
+                &s.created_by,
+                serde_json::json!({"event": "created", "silence": s}),
+            );
+        }
         self.wake.notify_one();
         out
     }
@@ -532,6 +594,13 @@ impl AlertManager {
     /// Expires a silence; `None` for an unknown id.
     pub fn expire_silence(&self, id: &str) -> Option<Silence> {
         let out = self.silences.lock().expire(id, now_ns_fn());
+        if let Some(s) = &out {
+            self.record(
+                AuditKind::Silence,
+                "api",
+                serde_json::json!({"event": "expired", "id": s.id}),
+            );
+        }
         self.wake.notify_one();
         out
     }
@@ -615,7 +684,33 @@ impl AlertManager {
             return;
         };
         stats.attempts.fetch_add(1, Ordering::Relaxed);
-        match sender.deliver(&d.channel, &kind, &d.notification).await {
+        let result = sender.deliver(&d.channel, &kind, &d.notification).await;
+        let audit_kind = if matches!(kind, blazar_config::ChannelKind::Exec { .. }) {
+            AuditKind::Remediation
+        } else {
+            AuditKind::Notification
+        };
+        let alert_ids: Vec<&str> = d
+            .notification
+            .alerts
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect();
+        self.record(
+            audit_kind,
+            "system",
+            serde_json::json!({
+                "key": d.notification.key,
+                "channel": d.channel,
+                "type": kind.as_str(),
+                "status": d.notification.status,
+                "alerts": alert_ids,
+                "attempt": d.attempt + 1,
+                "outcome": if result.is_ok() { "delivered" } else { "failed" },
+                "error": result.as_ref().err().map(ToString::to_string),
+            }),
+        );
+        match result {
             Ok(()) => {
                 self.done(&d);
                 stats.delivered.fetch_add(1, Ordering::Relaxed);
@@ -679,6 +774,11 @@ impl AlertManager {
     pub fn ack(&self, id: &str, by: &str) -> Option<Alert> {
         let a = self.engine.lock().ack(id, by, now_ns_fn())?;
         self.dispatcher.lock().refresh(&a);
+        self.record(
+            AuditKind::Ack,
+            by,
+            serde_json::json!({"id": a.id, "rule_id": a.rule_id, "service": a.service}),
+        );
         Some(a)
     }
 

@@ -2,6 +2,7 @@
 
 mod alerts;
 mod analyze;
+mod audit;
 mod events;
 mod health;
 mod logs;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/telemetry/alerts", get(alerts::list))
         .route("/api/v1/telemetry/alerts/{id}", get(alerts::one))
         .route("/api/v1/telemetry/rules", get(alerts::rules))
+        .route("/api/v1/telemetry/audit", get(audit::get))
         .route("/api/v1/telemetry/silences", get(alerts::silences))
         .route("/api/v1/alerts", get(alerts::prom_alerts))
         .route("/api/v1/rules", get(alerts::prom_rules))

@@ -72,12 +72,16 @@ pub struct AppState {
     pub health: Arc<blazar_health::HealthMonitor>,
     /// Alert rules, alerts and notifications (the server starts it; handlers read it).
     pub alerts: Arc<blazar_alerting::AlertManager>,
+    /// The audit trail (hash-chained JSON lines under `<data_dir>/audit/`).
+    pub audit: Arc<blazar_audit::AuditLog>,
 }
 
 impl AppState {
     /// Builds state for `store` with settings from `config`.
     #[allow(clippy::disallowed_methods)]
-    pub fn new(store: StoreRef, config: &Config) -> Self {
+    pub fn new(store: StoreRef, config: &Config, audit: Arc<blazar_audit::AuditLog>) -> Self {
+        let alerts = blazar_alerting::AlertManager::new(&config.alerting);
+        alerts.set_audit(audit.clone());
         Self {
             store,
             settings: Arc::new(RwLock::new(ApiSettings::from_config(config))),
@@ -91,7 +95,8 @@ impl AppState {
             analysis: Arc::new(blazar_analysis::Analysis::from_config(config)),
             host: Arc::new(blazar_host::HostState::default()),
             health: Arc::new(blazar_health::HealthMonitor::new()),
-            alerts: blazar_alerting::AlertManager::new(&config.alerting),
+            alerts,
+            audit,
         }
     }
 

@@ -91,6 +91,25 @@ impl Client {
         decode(&url, &body)
     }
 
+    /// GETs `path` with `query` and returns the body as is, for answers that are not one JSON
+    /// document (the audit trail's JSON lines).
+    ///
+    /// # Errors
+    /// As [`Client::get_json`], less decoding.
+    pub async fn get_bytes(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Bytes, ClientError> {
+        let url = self.url(path);
+        let req = self.http.get(&url).query(query);
+        let (status, body) = self.send(&url, req).await?;
+        if !status.is_success() {
+            return Err(ClientError::from_response(status.as_u16(), &body));
+        }
+        Ok(body)
+    }
+
     /// POSTs `body` as JSON to `path` and returns the JSON answer.
     ///
     /// # Errors

@@ -53,7 +53,10 @@ pub async fn run(
     );
     let store = Arc::new(store);
     let stop = CancellationToken::new();
-    let mut state = AppState::new(store.clone(), &config);
+    let audit_dir = data_dir.join("audit");
+    let audit = blazar_audit::AuditLog::open(&audit_dir)
+        .with_context(|| format!("opening the audit log in {}", audit_dir.display()))?;
+    let mut state = AppState::new(store.clone(), &config, Arc::new(audit));
     state.shutdown = stop.clone();
     let app =
         blazar_api::router(state.clone()).layer(tower_http::trace::TraceLayer::new_for_http());

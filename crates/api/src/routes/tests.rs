@@ -22,7 +22,8 @@ fn app() -> (axum::Router, tempfile::TempDir) {
         Arc::new(SelfMetrics::new()),
     )
     .unwrap();
-    (router(AppState::new(Arc::new(store), &cfg)), dir)
+    let audit = Arc::new(blazar_audit::AuditLog::open(&dir.path().join("audit")).unwrap());
+    (router(AppState::new(Arc::new(store), &cfg, audit)), dir)
 }
 
 async fn call(

@@ -34,7 +34,9 @@ fn app() -> App {
         Arc::new(SelfMetrics::new()),
     )
     .unwrap();
-    let state = AppState::new(Arc::new(store), &cfg);
+    let audit =
+        Arc::new(blazar_audit::AuditLog::open(&cfg.storage.data_dir.join("audit")).unwrap());
+    let state = AppState::new(Arc::new(store), &cfg, audit);
     App {
         router: router(state.clone()),
         state,
