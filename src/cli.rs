@@ -16,6 +16,7 @@ mod silence;
 mod status;
 mod table;
 mod tail;
+mod term;
 mod traces;
 
 use std::process::ExitCode;

@@ -1,7 +1,7 @@
 //! `blazar alerts` (active or resolved alerts), `blazar ack ID` (acknowledge one) and
 //! `blazar rules` (every alert rule with its state, condition and last evaluation).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use blazar_client::paths;
@@ -11,15 +11,8 @@ use clap::{Args, ValueEnum};
 use serde_json::json;
 
 use super::output;
-use super::table::Table;
+use super::term::{self, Colour, Paint, Painted};
 use super::{query, Ctx};
-
-/// The MESSAGE column is cut to what is left of the terminal, but never below this.
-const MIN_MESSAGE_WIDTH: usize = 20;
-/// The line width assumed when `$COLUMNS` is not set.
-const DEFAULT_COLUMNS: usize = 120;
-/// Who acknowledges when neither `--by` nor `$USER` says.
-const DEFAULT_ACK_BY: &str = "cli";
 
 #[derive(Debug, Args)]
 #[command(
@@ -94,7 +87,7 @@ pub(crate) async fn list(ctx: &Ctx, args: AlertsArgs) -> anyhow::Result<ExitCode
             &mut out,
             &list.alerts,
             Utc::now(),
-            terminal_columns(),
+            term::terminal_columns(),
             Paint::for_stdout(),
         )?;
         out.flush()?;
@@ -107,7 +100,7 @@ pub(crate) async fn list(ctx: &Ctx, args: AlertsArgs) -> anyhow::Result<ExitCode
 /// # Errors
 /// The request failing: an unknown id (404), a resolved alert (409).
 pub(crate) async fn ack(ctx: &Ctx, args: AckArgs) -> anyhow::Result<ExitCode> {
-    let by = args.by.unwrap_or_else(default_ack_by);
+    let by = args.by.unwrap_or_else(term::default_user);
     let body = ctx
         .client
         .post_json(&paths::alert_ack(&args.id), &json!({ "by": by }))
@@ -127,15 +120,6 @@ pub(crate) async fn ack(ctx: &Ctx, args: AckArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `$USER` when set and not blank, else `cli`.
-fn default_ack_by() -> String {
-    std::env::var("USER")
-        .ok()
-        .map(|u| u.trim().to_string())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_ACK_BY.to_string())
-}
-
 /// Lists every alert rule (configured, then built-in) with its state, or the server's JSON.
 ///
 /// # Errors
@@ -153,143 +137,26 @@ pub(crate) async fn rules(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The terminal width the table should fit in, from `$COLUMNS`.
-fn terminal_columns() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .unwrap_or(DEFAULT_COLUMNS)
-}
-
 // === colour ===
 
-/// Whether states and severities are written with ANSI colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Paint {
-    Plain,
-    Colour,
-}
-
-/// An ANSI colour a cell can take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Colour {
-    Red,
-    Yellow,
-    Green,
-    Dim,
-}
-
-impl Colour {
-    fn code(self) -> &'static str {
-        match self {
-            Self::Red => "31",
-            Self::Yellow => "33",
-            Self::Green => "32",
-            Self::Dim => "2",
-        }
-    }
-
-    /// Firing red, pending yellow, resolved green, inactive dim.
-    fn of_state(state: AlertState) -> Option<Self> {
-        match state {
-            AlertState::Firing => Some(Self::Red),
-            AlertState::Pending => Some(Self::Yellow),
-            AlertState::Resolved => Some(Self::Green),
-            AlertState::Inactive => Some(Self::Dim),
-            AlertState::Unknown => None,
-        }
-    }
-
-    /// Critical red, warning yellow, info (and unknown) plain.
-    fn of_severity(severity: AlertSeverity) -> Option<Self> {
-        match severity {
-            AlertSeverity::Critical => Some(Self::Red),
-            AlertSeverity::Warning => Some(Self::Yellow),
-            AlertSeverity::Info | AlertSeverity::Unknown => None,
-        }
+/// Firing red, pending yellow, resolved green, inactive dim.
+fn state_colour(state: AlertState) -> Option<Colour> {
+    match state {
+        AlertState::Firing => Some(Colour::Red),
+        AlertState::Pending => Some(Colour::Yellow),
+        AlertState::Resolved => Some(Colour::Green),
+        AlertState::Inactive => Some(Colour::Dim),
+        AlertState::Unknown => None,
     }
 }
 
-impl Paint {
-    /// Colour only on a terminal, and not when `NO_COLOR` is set to anything non-empty
-    /// (<https://no-color.org>).
-    fn for_stdout() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if io::stdout().is_terminal() && !no_color {
-            Self::Colour
-        } else {
-            Self::Plain
-        }
+/// Critical red, warning yellow, info (and unknown) plain.
+fn severity_colour(severity: AlertSeverity) -> Option<Colour> {
+    match severity {
+        AlertSeverity::Critical => Some(Colour::Red),
+        AlertSeverity::Warning => Some(Colour::Yellow),
+        AlertSeverity::Info | AlertSeverity::Unknown => None,
     }
-
-    fn apply(self, colour: Option<Colour>, text: &str) -> String {
-        match (self, colour) {
-            (Self::Colour, Some(c)) => format!("\x1b[{}m{text}\x1b[0m", c.code()),
-            _ => text.to_string(),
-        }
-    }
-}
-
-/// A cell to colour after layout (colour codes would upset the widths): the column, the word
-/// that starts the cell, and its colour.
-struct Painted<'a> {
-    column: usize,
-    word: &'a str,
-    colour: Option<Colour>,
-}
-
-/// Writes `table`, colouring in each row the cells `painted` names for it. `widths` are the
-/// table's column widths (in characters).
-fn write_painted(
-    out: &mut impl Write,
-    table: &Table,
-    widths: &[usize],
-    painted: &[Vec<Painted<'_>>],
-    paint: Paint,
-) -> io::Result<()> {
-    let mut text = Vec::new();
-    table.write(&mut text)?;
-    let text = String::from_utf8_lossy(&text);
-    let mut lines = text.lines();
-    if let Some(header) = lines.next() {
-        writeln!(out, "{header}")?;
-    }
-    for (line, cells) in lines.zip(painted) {
-        let mut line = line.to_string();
-        // Right to left, so the offsets of the cells still to colour do not move.
-        let mut cells: Vec<&Painted<'_>> = cells.iter().collect();
-        cells.sort_by_key(|c| std::cmp::Reverse(c.column));
-        for cell in cells {
-            let at: usize = widths.iter().take(cell.column).map(|w| w + 2).sum();
-            line = paint_word(&line, at, cell.word, cell.colour, paint);
-        }
-        writeln!(out, "{line}")?;
-    }
-    Ok(())
-}
-
-/// Colours `word` where it starts `at` characters into `line`; leaves the line as is if it is
-/// not there.
-fn paint_word(line: &str, at: usize, word: &str, colour: Option<Colour>, paint: Paint) -> String {
-    let split = line.char_indices().nth(at).map(|(i, _)| i);
-    match split.map(|i| line.split_at(i)) {
-        Some((head, tail)) if tail.starts_with(word) => {
-            let rest = tail.get(word.len()..).unwrap_or("");
-            format!("{head}{}{rest}", paint.apply(colour, word))
-        }
-        _ => line.to_string(),
-    }
-}
-
-/// Column widths of `headers` and `rows`, in characters.
-fn widths(headers: &[&str], rows: &[Vec<String>]) -> Vec<usize> {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    widths
 }
 
 // === alerts ===
@@ -310,22 +177,7 @@ fn write_alerts(
     if alerts.is_empty() {
         return writeln!(out, "no alerts");
     }
-    let mut rows: Vec<Vec<String>> = alerts.iter().map(|a| alert_row(a, now)).collect();
-    let widths = widths(&ALERT_COLUMNS, &rows);
-    // Cut messages to what is left of the line after the other columns.
-    let used: usize = widths
-        .iter()
-        .take(ALERT_COLUMNS.len() - 1)
-        .map(|w| w + 2)
-        .sum();
-    let budget = columns.saturating_sub(used).max(MIN_MESSAGE_WIDTH);
-    let mut table = Table::new(&ALERT_COLUMNS);
-    for r in &mut rows {
-        if let Some(message) = r.last_mut() {
-            *message = output::truncate(message, budget);
-        }
-        table.row(r.clone());
-    }
+    let rows: Vec<Vec<String>> = alerts.iter().map(|a| alert_row(a, now)).collect();
     let painted: Vec<Vec<Painted<'_>>> = alerts
         .iter()
         .map(|a| {
@@ -333,17 +185,17 @@ fn write_alerts(
                 Painted {
                     column: ALERT_STATE_COLUMN,
                     word: a.state.as_str(),
-                    colour: Colour::of_state(a.state),
+                    colour: state_colour(a.state),
                 },
                 Painted {
                     column: ALERT_SEVERITY_COLUMN,
                     word: a.severity.as_str(),
-                    colour: Colour::of_severity(a.severity),
+                    colour: severity_colour(a.severity),
                 },
             ]
         })
         .collect();
-    write_painted(out, &table, &widths, &painted, paint)
+    term::write_table(out, &ALERT_COLUMNS, rows, Some(columns), &painted, paint)
 }
 
 fn alert_row(a: &Alert, now: DateTime<Utc>) -> Vec<String> {
@@ -351,11 +203,11 @@ fn alert_row(a: &Alert, now: DateTime<Utc>) -> Vec<String> {
         a.id.clone(),
         a.state.as_str().to_string(),
         a.severity.as_str().to_string(),
-        or_dash(&a.rule_id),
-        or_dash(a.service.as_deref().unwrap_or("")),
+        term::or_dash(&a.rule_id),
+        term::or_dash(a.service.as_deref().unwrap_or("")),
         a.value.map_or_else(|| "-".to_string(), output::number),
         ago(&a.started_at, now),
-        or_dash(a.acknowledged_by.as_deref().unwrap_or("")),
+        term::or_dash(a.acknowledged_by.as_deref().unwrap_or("")),
         a.message.clone(),
     ]
 }
@@ -390,11 +242,6 @@ fn write_rules(
         );
     }
     let rows: Vec<Vec<String>> = rules.iter().map(|r| rule_row(r, now)).collect();
-    let widths = widths(&RULE_COLUMNS, &rows);
-    let mut table = Table::new(&RULE_COLUMNS);
-    for r in rows {
-        table.row(r);
-    }
     let painted: Vec<Vec<Painted<'_>>> = rules
         .iter()
         .map(|r| {
@@ -402,17 +249,17 @@ fn write_rules(
                 Painted {
                     column: RULE_STATE_COLUMN,
                     word: r.state.as_str(),
-                    colour: Colour::of_state(r.state),
+                    colour: state_colour(r.state),
                 },
                 Painted {
                     column: RULE_SEVERITY_COLUMN,
                     word: r.severity.as_str(),
-                    colour: Colour::of_severity(r.severity),
+                    colour: severity_colour(r.severity),
                 },
             ]
         })
         .collect();
-    write_painted(out, &table, &widths, &painted, paint)?;
+    term::write_table(out, &RULE_COLUMNS, rows, None, &painted, paint)?;
     if rules.iter().any(|r| r.builtin) {
         writeln!(out, "\n* built-in health rule (alerting.health_alerts)")?;
     }
@@ -439,7 +286,7 @@ fn rule_row(r: &Rule, now: DateTime<Utc>) -> Vec<String> {
     };
     vec![
         id,
-        or_dash(&r.name),
+        term::or_dash(&r.name),
         r.state.as_str().to_string(),
         r.severity.as_str().to_string(),
         condition(r),
@@ -447,7 +294,7 @@ fn rule_row(r: &Rule, now: DateTime<Utc>) -> Vec<String> {
         r.last_evaluation
             .as_deref()
             .map_or_else(|| "never".to_string(), |t| ago(t, now)),
-        or_dash(&r.channels.join(",")),
+        term::or_dash(&r.channels.join(",")),
     ]
 }
 
@@ -497,31 +344,12 @@ fn span(seconds: f64) -> String {
     text
 }
 
-fn or_dash(s: &str) -> String {
-    if s.is_empty() {
-        "-".to_string()
-    } else {
-        s.to_string()
-    }
-}
-
-/// Formats how long before `now` the RFC 3339 time `ts` was: `12s ago`, `5m ago`, `3h ago`,
-/// `2d ago`; a time after `now` is `just now`; other text is shown as given, empty as `-`.
+/// [`term::ago`], with an empty time (one the server left out) as `-`.
 fn ago(ts: &str, now: DateTime<Utc>) -> String {
     if ts.is_empty() {
         return "-".to_string();
     }
-    let Ok(t) = DateTime::parse_from_rfc3339(ts) else {
-        return ts.to_string();
-    };
-    let secs = (now - t.with_timezone(&Utc)).num_seconds();
-    match secs {
-        ..=0 => "just now".to_string(),
-        1..=59 => format!("{secs}s ago"),
-        60..=3599 => format!("{}m ago", secs / 60),
-        3600..=86_399 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86_400),
-    }
+    term::ago(ts, now)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `blazar health [SERVICE]`: the health monitor's view of the services it checks — a table of
 //! all of them with the overall status, or one service in detail with its transitions.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use blazar_client::paths;
@@ -11,12 +11,8 @@ use clap::Args;
 
 use super::output;
 use super::table::Table;
+use super::term::{self, Colour, Paint, Painted};
 use super::Ctx;
-
-/// The MESSAGE column is cut to what is left of the terminal, but never below this.
-const MIN_MESSAGE_WIDTH: usize = 20;
-/// The line width assumed when `$COLUMNS` is not set.
-const DEFAULT_COLUMNS: usize = 120;
 
 #[derive(Debug, Args)]
 #[command(
@@ -45,7 +41,7 @@ pub(crate) async fn run(ctx: &Ctx, args: HealthArgs) -> anyhow::Result<ExitCode>
             } else {
                 let now = server_now(&overview);
                 let mut out = io::stdout().lock();
-                write_overview(&mut out, &overview, now, terminal_columns(), paint)?;
+                write_overview(&mut out, &overview, now, term::terminal_columns(), paint)?;
                 out.flush()?;
             }
             overview.status
@@ -86,47 +82,22 @@ fn server_now(overview: &HealthOverview) -> DateTime<Utc> {
         .map_or_else(Utc::now, |t| t.with_timezone(&Utc))
 }
 
-/// The terminal width the table should fit in, from `$COLUMNS`.
-fn terminal_columns() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .unwrap_or(DEFAULT_COLUMNS)
-}
-
 // === colour ===
 
-/// Whether statuses are written with ANSI colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Paint {
-    Plain,
-    Colour,
+/// Healthy green, degraded yellow, unhealthy red, unknown dim.
+fn status_colour(status: HealthStatus) -> Colour {
+    match status {
+        HealthStatus::Healthy => Colour::Green,
+        HealthStatus::Degraded => Colour::Yellow,
+        HealthStatus::Unhealthy => Colour::Red,
+        HealthStatus::Unknown => Colour::Dim,
+    }
 }
 
 impl Paint {
-    /// Colour only on a terminal, and not when `NO_COLOR` is set to anything non-empty
-    /// (<https://no-color.org>).
-    fn for_stdout() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if io::stdout().is_terminal() && !no_color {
-            Self::Colour
-        } else {
-            Self::Plain
-        }
-    }
-
-    /// Returns `text` in the colour of `status`: green, yellow, red, dim.
+    /// Returns `text` in the colour of `status`.
     fn status(self, status: HealthStatus, text: &str) -> String {
-        if self == Self::Plain {
-            return text.to_string();
-        }
-        let code = match status {
-            HealthStatus::Healthy => "32",
-            HealthStatus::Degraded => "33",
-            HealthStatus::Unhealthy => "31",
-            HealthStatus::Unknown => "2",
-        };
-        format!("\x1b[{code}m{text}\x1b[0m")
+        self.apply(Some(status_colour(status)), text)
     }
 }
 
@@ -170,49 +141,19 @@ fn write_overview(
         );
     }
     writeln!(out)?;
-    let mut rows: Vec<Vec<String>> = o.services.iter().map(|svc| row(svc, now)).collect();
-    // Widths of every column but MESSAGE, to cut messages to what is left of the line.
-    let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let used: usize = widths.iter().take(COLUMNS.len() - 1).map(|w| w + 2).sum();
-    let budget = columns.saturating_sub(used).max(MIN_MESSAGE_WIDTH);
-    let mut t = Table::new(&COLUMNS);
-    for r in &mut rows {
-        if let Some(message) = r.last_mut() {
-            *message = output::truncate(message, budget);
-        }
-        t.row(r.clone());
-    }
-    let mut text = Vec::new();
-    t.write(&mut text)?;
-    let text = String::from_utf8_lossy(&text);
-    let status_at: usize = widths.iter().take(STATUS_COLUMN).map(|w| w + 2).sum();
-    let mut lines = text.lines();
-    if let Some(header) = lines.next() {
-        writeln!(out, "{header}")?;
-    }
-    for (line, svc) in lines.zip(&o.services) {
-        writeln!(out, "{}", paint_cell(line, status_at, svc.status, paint))?;
-    }
-    Ok(())
-}
-
-/// Colours the status word that starts `at` characters into `line`; leaves the line as is if
-/// it is not there.
-fn paint_cell(line: &str, at: usize, status: HealthStatus, paint: Paint) -> String {
-    let word = status.as_str();
-    let split = line.char_indices().nth(at).map(|(i, _)| i);
-    match split.map(|i| line.split_at(i)) {
-        Some((head, tail)) if tail.starts_with(word) => {
-            let rest = tail.get(word.len()..).unwrap_or("");
-            format!("{head}{}{rest}", paint.status(status, word))
-        }
-        _ => line.to_string(),
-    }
+    let rows: Vec<Vec<String>> = o.services.iter().map(|svc| row(svc, now)).collect();
+    let painted: Vec<Vec<Painted<'_>>> = o
+        .services
+        .iter()
+        .map(|svc| {
+            vec![Painted {
+                column: STATUS_COLUMN,
+                word: svc.status.as_str(),
+                colour: Some(status_colour(svc.status)),
+            }]
+        })
+        .collect();
+    term::write_table(out, &COLUMNS, rows, Some(columns), &painted, paint)
 }
 
 fn row(svc: &ServiceHealth, now: DateTime<Utc>) -> Vec<String> {
@@ -228,24 +169,16 @@ fn row(svc: &ServiceHealth, now: DateTime<Utc>) -> Vec<String> {
     vec![
         svc.name.clone(),
         svc.status.as_str().to_string(),
-        or_dash(&svc.criticality),
-        or_dash(&svc.check),
+        term::or_dash(&svc.criticality),
+        term::or_dash(&svc.check),
         output::duration_ms(svc.response_time_ms),
         svc.error_count.to_string(),
         dependencies(svc),
         svc.last_change
             .as_deref()
-            .map_or_else(|| "-".to_string(), |t| ago(t, now)),
+            .map_or_else(|| "-".to_string(), |t| term::ago(t, now)),
         message,
     ]
-}
-
-fn or_dash(s: &str) -> String {
-    if s.is_empty() {
-        "-".to_string()
-    } else {
-        s.to_string()
-    }
 }
 
 /// `db=unhealthy,cache=healthy`, or `-` for none.
@@ -259,22 +192,6 @@ fn dependencies(svc: &ServiceHealth) -> String {
         .map(|(name, status)| format!("{name}={}", status.as_str()))
         .collect();
     parts.join(",")
-}
-
-/// Formats how long before `now` the RFC 3339 time `ts` was: `12s ago`, `5m ago`, `3h ago`,
-/// `2d ago`; a time after `now` is `just now`; other text is shown as given.
-fn ago(ts: &str, now: DateTime<Utc>) -> String {
-    let Ok(t) = DateTime::parse_from_rfc3339(ts) else {
-        return ts.to_string();
-    };
-    let secs = (now - t.with_timezone(&Utc)).num_seconds();
-    match secs {
-        ..=0 => "just now".to_string(),
-        1..=59 => format!("{secs}s ago"),
-        60..=3599 => format!("{}m ago", secs / 60),
-        3600..=86_399 => format!("{}h ago", secs / 3600),
-        _ => format!("{}d ago", secs / 86_400),
-    }
 }
 
 // === one service ===
@@ -294,7 +211,7 @@ fn write_detail(
     let when = |t: &Option<String>| {
         t.as_deref().map_or_else(
             || "never".to_string(),
-            |t| format!("{} ({})", output::time(t), ago(t, now)),
+            |t| format!("{} ({})", output::time(t), term::ago(t, now)),
         )
     };
     let check = match (svc.check.as_str(), svc.target.as_str()) {
@@ -304,9 +221,12 @@ fn write_detail(
         (kind, target) => format!("{kind} {target}"),
     };
     let mut fields: Vec<(&str, String)> = vec![
-        ("criticality", or_dash(&svc.criticality)),
+        ("criticality", term::or_dash(&svc.criticality)),
         ("check", check),
-        ("message", or_dash(svc.message.as_deref().unwrap_or(""))),
+        (
+            "message",
+            term::or_dash(svc.message.as_deref().unwrap_or("")),
+        ),
         ("response", output::duration_ms(svc.response_time_ms)),
         ("last check", when(&svc.last_check)),
         ("last passed", when(&svc.last_seen)),
@@ -544,16 +464,6 @@ mod tests {
         assert!(text.starts_with("db: unknown\n"), "{text}");
         assert!(text.contains("  last check    never\n"), "{text}");
         assert!(text.ends_with("\nno transitions recorded\n"), "{text}");
-    }
-
-    #[test]
-    fn relative_times() {
-        assert_eq!(ago("2026-12-04T18:00:05Z", now()), "just now");
-        assert_eq!(ago("2026-12-04T17:59:48Z", now()), "12s ago");
-        assert_eq!(ago("2026-12-04T17:55:00Z", now()), "5m ago");
-        assert_eq!(ago("2026-12-04T15:00:00Z", now()), "3h ago");
-        assert_eq!(ago("2026-12-01T18:00:00Z", now()), "3d ago");
-        assert_eq!(ago("a while", now()), "a while");
     }
 
     #[test]

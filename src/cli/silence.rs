@@ -2,7 +2,7 @@
 //! `blazar silence list` (active and pending silences, or all) and `blazar silence expire ID`
 //! (end one now).
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::process::ExitCode;
 
 use blazar_client::paths;
@@ -12,15 +12,9 @@ use clap::{Args, Subcommand};
 use serde_json::{Map, Value};
 
 use super::output;
-use super::table::Table;
+use super::term::{self, Colour, Paint, Painted};
 use super::Ctx;
 
-/// Who creates a silence when neither `--by` nor `$USER` says.
-const DEFAULT_CREATED_BY: &str = "cli";
-/// The COMMENT column is cut to what is left of the terminal, but never below this.
-const MIN_COMMENT_WIDTH: usize = 20;
-/// The line width assumed when `$COLUMNS` is not set.
-const DEFAULT_COLUMNS: usize = 120;
 /// The label matcher operators, longest first so `=~` is not read as `=`.
 const OPERATORS: [&str; 4] = ["=~", "!~", "!=", "="];
 
@@ -104,7 +98,7 @@ async fn add(ctx: &Ctx, args: AddArgs) -> anyhow::Result<ExitCode> {
     }
     body.insert(
         "created_by".into(),
-        Value::String(args.by.unwrap_or_else(default_created_by)),
+        Value::String(args.by.unwrap_or_else(term::default_user)),
     );
     body.insert(
         "comment".into(),
@@ -144,7 +138,7 @@ async fn list(ctx: &Ctx, args: ListArgs) -> anyhow::Result<ExitCode> {
             &mut out,
             &list.silences,
             Utc::now(),
-            terminal_columns(),
+            term::terminal_columns(),
             Paint::for_stdout(),
         )?;
         out.flush()?;
@@ -191,23 +185,6 @@ fn drop_expired(body: &mut Value) {
     if let Some(Value::Array(list)) = body.get_mut("silences") {
         list.retain(|s| s.get("state").and_then(Value::as_str) != Some("expired"));
     }
-}
-
-/// `$USER` when set and not blank, else `cli`.
-fn default_created_by() -> String {
-    std::env::var("USER")
-        .ok()
-        .map(|u| u.trim().to_string())
-        .filter(|u| !u.is_empty())
-        .unwrap_or_else(|| DEFAULT_CREATED_BY.to_string())
-}
-
-/// The terminal width the table should fit in, from `$COLUMNS`.
-fn terminal_columns() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.trim().parse::<usize>().ok())
-        .unwrap_or(DEFAULT_COLUMNS)
 }
 
 // === matchers ===
@@ -336,37 +313,13 @@ fn matchers_text(matchers: &[SilenceMatcher]) -> String {
 const COLUMNS: [&str; 6] = ["ID", "STATE", "MATCHERS", "ENDS", "CREATED BY", "COMMENT"];
 const STATE_COLUMN: usize = 1;
 
-/// Whether states are written with ANSI colours.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Paint {
-    Plain,
-    Colour,
-}
-
-impl Paint {
-    /// Colour only on a terminal, and not when `NO_COLOR` is set to anything non-empty
-    /// (<https://no-color.org>).
-    fn for_stdout() -> Self {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        if io::stdout().is_terminal() && !no_color {
-            Self::Colour
-        } else {
-            Self::Plain
-        }
-    }
-
-    /// `text` in the state's colour: active green, pending yellow, expired dim.
-    fn state(self, state: SilenceState, text: &str) -> String {
-        let code = match state {
-            SilenceState::Active => "32",
-            SilenceState::Pending => "33",
-            SilenceState::Expired => "2",
-            SilenceState::Unknown => return text.to_string(),
-        };
-        match self {
-            Self::Colour => format!("\x1b[{code}m{text}\x1b[0m"),
-            Self::Plain => text.to_string(),
-        }
+/// Active green, pending yellow, expired dim.
+fn state_colour(state: SilenceState) -> Option<Colour> {
+    match state {
+        SilenceState::Active => Some(Colour::Green),
+        SilenceState::Pending => Some(Colour::Yellow),
+        SilenceState::Expired => Some(Colour::Dim),
+        SilenceState::Unknown => None,
     }
 }
 
@@ -380,63 +333,29 @@ fn write_silences(
     if silences.is_empty() {
         return writeln!(out, "no silences");
     }
-    let mut rows: Vec<Vec<String>> = silences.iter().map(|s| row(s, now)).collect();
-    let mut widths: Vec<usize> = COLUMNS.iter().map(|h| h.chars().count()).collect();
-    for r in &rows {
-        for (w, cell) in widths.iter_mut().zip(r) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    // Cut comments to what is left of the line after the other columns.
-    let used: usize = widths.iter().take(COLUMNS.len() - 1).map(|w| w + 2).sum();
-    let budget = columns.saturating_sub(used).max(MIN_COMMENT_WIDTH);
-    let mut table = Table::new(&COLUMNS);
-    for r in &mut rows {
-        if let Some(comment) = r.last_mut() {
-            *comment = output::truncate(comment, budget);
-        }
-        table.row(r.clone());
-    }
-    let mut text = Vec::new();
-    table.write(&mut text)?;
-    let text = String::from_utf8_lossy(&text);
-    let mut lines = text.lines();
-    if let Some(header) = lines.next() {
-        writeln!(out, "{header}")?;
-    }
-    // Colour after layout, so the codes do not upset the widths.
-    let at: usize = widths.iter().take(STATE_COLUMN).map(|w| w + 2).sum();
-    for (line, s) in lines.zip(silences) {
-        let word = s.state.as_str();
-        let split = line.char_indices().nth(at).map(|(i, _)| i);
-        match split.map(|i| line.split_at(i)) {
-            Some((head, tail)) if tail.starts_with(word) => {
-                let rest = tail.get(word.len()..).unwrap_or_default();
-                writeln!(out, "{head}{}{rest}", paint.state(s.state, word))?;
-            }
-            _ => writeln!(out, "{line}")?,
-        }
-    }
-    Ok(())
+    let rows: Vec<Vec<String>> = silences.iter().map(|s| row(s, now)).collect();
+    let painted: Vec<Vec<Painted<'_>>> = silences
+        .iter()
+        .map(|s| {
+            vec![Painted {
+                column: STATE_COLUMN,
+                word: s.state.as_str(),
+                colour: state_colour(s.state),
+            }]
+        })
+        .collect();
+    term::write_table(out, &COLUMNS, rows, Some(columns), &painted, paint)
 }
 
 fn row(s: &Silence, now: DateTime<Utc>) -> Vec<String> {
     vec![
         s.id.clone(),
         s.state.as_str().to_string(),
-        or_dash(matchers_text(&s.matchers)),
+        term::or_dash(&matchers_text(&s.matchers)),
         relative(&s.ends_at, now),
-        or_dash(s.created_by.clone()),
+        term::or_dash(&s.created_by),
         s.comment.replace('\n', " "),
     ]
-}
-
-fn or_dash(s: String) -> String {
-    if s.is_empty() {
-        "-".to_string()
-    } else {
-        s
-    }
 }
 
 /// How far the RFC 3339 time `ts` is from `now`: `in 1h59m`, `3m ago`, `now`; other text is
