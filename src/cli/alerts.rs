@@ -261,7 +261,10 @@ fn write_rules(
         .collect();
     term::write_table(out, &RULE_COLUMNS, rows, None, &painted, paint)?;
     if rules.iter().any(|r| r.builtin) {
-        writeln!(out, "\n* built-in health rule (alerting.health_alerts)")?;
+        writeln!(
+            out,
+            "\n* built-in rule (alerting.health_alerts, alerting.trace_alerts)"
+        )?;
     }
     for r in rules {
         if let Some(err) = r.last_error.as_deref().filter(|e| !e.is_empty()) {
@@ -498,7 +501,7 @@ mod tests {
              service_degraded *  ServiceDegraded  inactive  info      \
              service.health.status eq 0.5                      0       1s ago     log\n\
              \n\
-             * built-in health rule (alerting.health_alerts)\n\
+             * built-in rule (alerting.health_alerts, alerting.trace_alerts)\n\
              gone: last evaluation failed: store unavailable\n\
              gone: 3 alerts not tracked (too many series match)\n"
         );

@@ -199,7 +199,7 @@ async fn a_service_going_down_raises_the_built_in_health_alert() {
         .iter()
         .filter(|r| r["builtin"] == true)
         .count();
-    assert_eq!(builtin, 4);
+    assert_eq!(builtin, 6, "four health rules and two trace-issue rules");
 }
 
 #[tokio::test]
@@ -488,4 +488,32 @@ async fn a_remediation_command_runs_and_its_outcome_shows_on_the_alert() {
     assert_eq!(outcome["output"], "restarted hot on critical", "{outcome}");
     assert_eq!(outcome["exit_code"], 0);
     assert_eq!(outcome["attempts"], 1);
+}
+
+#[tokio::test]
+async fn a_trace_analysis_finding_raises_the_built_in_trace_alert() {
+    use crate::analysis::{base_secs, failing_trace};
+    let srv = TestServer::start_with(Opts {
+        config_yaml: Some(
+            "tracing:\n  completion_quiet: 200ms\nalerting:\n  evaluation_interval: 200ms\n".into(),
+        ),
+        ..Opts::default()
+    })
+    .await;
+    // api → orders → db ×3 failing: seed 001's cascading_failures pattern (critical).
+    failing_trace(&srv, base_secs()).await;
+    let alert = eventually("TraceIssue", || async {
+        let (_, v) = srv.get_json("/api/v1/telemetry/alerts?state=firing").await;
+        v["alerts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["rule_id"] == "trace_issue_critical")
+            .cloned()
+    })
+    .await;
+    assert_eq!(alert["labels"]["pattern"], "cascading_failures", "{alert}");
+    assert_eq!(alert["severity"], "critical");
+    assert_eq!(alert["type"], "performance");
+    assert_eq!(alert["service"], "api");
 }

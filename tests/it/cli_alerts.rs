@@ -141,11 +141,11 @@ async fn alerts_rules_and_ack_through_the_cli() {
         assert_eq!(cells[1], "*", "{builtin} marked built-in: {out}");
         assert!(cells.contains(&"inactive"), "{out}");
     }
-    assert!(out.contains("\n* built-in health rule"), "{out}");
+    assert!(out.contains("\n* built-in rule"), "{out}");
     let (code, out, _) = run(&base, &["rules", "--json"]).await;
     assert_eq!(code, 0);
     let doc: Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(doc["rules"].as_array().unwrap().len(), 5, "{doc}");
+    assert_eq!(doc["rules"].as_array().unwrap().len(), 7, "{doc}");
 
     // Acknowledge it.
     let (code, out, err) = run(&base, &["ack", &id, "--by", "ops"]).await;

@@ -13,7 +13,7 @@ use blazar_tsdb::Head;
 use serde::Serialize;
 
 use crate::alert::{Alert, AlertState};
-use crate::rule::{health_rules, render, Rule};
+use crate::rule::{health_rules, render, trace_rules, Rule};
 
 /// A series whose latest sample is older than this no longer counts (Prometheus's lookback).
 pub const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
@@ -57,18 +57,27 @@ pub struct Engine {
     per_rule: Vec<HashSet<String>>,
     resolved: VecDeque<Alert>,
     pub health: Vec<RuleHealth>,
+    /// For `increase` rules: each series' previous value, by alert fingerprint.
+    previous: HashMap<String, f64>,
 }
+
+/// Most previous values kept for `increase` rules; past it the map starts over (a rise is then
+/// missed once per series, never invented).
+const MAX_PREVIOUS: usize = 100_000;
 
 impl Engine {
     /// Builds the engine for `config` (plus the built-in health rules when enabled); rules that
     /// do not compile are skipped and reported.
     pub fn new(config: &AlertingConfig) -> (Self, Vec<String>) {
         let mut errors = Vec::new();
-        let builtin = if config.health_alerts {
+        let mut builtin = if config.health_alerts {
             health_rules()
         } else {
             Vec::new()
         };
+        if config.trace_alerts {
+            builtin.extend(trace_rules());
+        }
         let mut rules = Vec::new();
         for (r, is_builtin) in config
             .rules
@@ -99,6 +108,7 @@ impl Engine {
                 per_rule: vec![HashSet::new(); n],
                 resolved: VecDeque::new(),
                 health: vec![RuleHealth::default(); n],
+                previous: HashMap::new(),
             },
             errors,
         )
@@ -151,10 +161,21 @@ impl Engine {
                 continue;
             }
             let value = (!sample.v.is_nan()).then_some(sample.v);
-            let holds =
-                value.is_some_and(|v| rule.config.condition.holds(v, rule.config.threshold));
             let fp = fingerprint(&rule.config.id, labels);
+            let increase = rule.config.condition == Condition::Increase;
+            let holds = if increase {
+                // A sample arriving now: a new series counts from zero.
+                let prev = self.previous.get(&fp).copied().unwrap_or(0.0);
+                value.is_some_and(|v| v > prev + rule.config.threshold)
+            } else {
+                value.is_some_and(|v| rule.config.condition.holds(v, rule.config.threshold))
+            };
             let l = alert_labels(rule, labels);
+            if increase {
+                if let Some(v) = value {
+                    self.remember(fp.clone(), v);
+                }
+            }
             self.step(i, fp, l, value, holds, now_ns, &mut out);
         }
         out
@@ -182,6 +203,8 @@ impl Engine {
             } else {
                 let stale = millis(STALE_AFTER);
                 let mut seen = HashSet::new();
+                let increase = rule.config.condition == Condition::Increase;
+                let threshold = rule.config.threshold;
                 let evals: Vec<Eval> = series
                     .iter()
                     .map(|(r, labels)| {
@@ -189,16 +212,25 @@ impl Engine {
                             .latest(*r)
                             .filter(|s| !s.v.is_nan() && now_ms.saturating_sub(s.t) <= stale)
                             .map(|s| s.v);
-                        let holds = value
-                            .is_some_and(|v| rule.config.condition.holds(v, rule.config.threshold));
-                        (
-                            fingerprint(&rule.config.id, labels),
-                            alert_labels(rule, labels),
-                            value,
-                            holds,
-                        )
+                        let fp = fingerprint(&rule.config.id, labels);
+                        let holds = if increase {
+                            // Only a rise against a value already seen: after a restart the
+                            // replayed counters are not news.
+                            let prev = self.previous.get(&fp).copied();
+                            value.zip(prev).is_some_and(|(v, p)| v > p + threshold)
+                        } else {
+                            value.is_some_and(|v| rule.config.condition.holds(v, threshold))
+                        };
+                        (fp, alert_labels(rule, labels), value, holds)
                     })
                     .collect();
+                if increase {
+                    for (fp, _, value, _) in &evals {
+                        if let Some(v) = value {
+                            self.remember(fp.clone(), *v);
+                        }
+                    }
+                }
                 for (fp, labels, value, holds) in evals {
                     seen.insert(fp.clone());
                     self.step(i, fp, labels, value, holds, now_ns, &mut out);
@@ -385,6 +417,13 @@ impl Engine {
             }
             AlertState::Resolved => {}
         }
+    }
+
+    fn remember(&mut self, fp: String, v: f64) {
+        if self.previous.len() >= MAX_PREVIOUS && !self.previous.contains_key(&fp) {
+            self.previous.clear();
+        }
+        self.previous.insert(fp, v);
     }
 
     fn remove(&mut self, i: usize, fp: &str) {
@@ -650,6 +689,29 @@ mod tests {
         assert_eq!(e.active()[0].state, AlertState::Firing);
         let c = e.observe(&cpu("a"), Sample { t: 2, v: 10.0 }, 7 * S);
         assert_eq!(states(&c), [(AlertState::Resolved, false)]);
+    }
+
+    #[test]
+    fn increase_fires_on_a_rise_and_keeps_firing_for_a_while() {
+        let (mut e, _) = Engine::new(&config("    - {id: new_issue, metric: issues_total, condition: increase, keep_firing_for: 10s, severity: warning}\n"));
+        let l =
+            Labels::try_from_pairs([("__name__", "issues_total"), ("pattern", "slow")]).unwrap();
+        let c = e.observe(&l, Sample { t: 0, v: 1.0 }, S);
+        assert_eq!(
+            states(&c),
+            [(AlertState::Firing, false)],
+            "a new counter counted something"
+        );
+        assert!(
+            e.observe(&l, Sample { t: 1, v: 1.0 }, 2 * S).is_empty(),
+            "no rise, kept firing"
+        );
+        let c = e.observe(&l, Sample { t: 2, v: 1.0 }, 20 * S);
+        assert_eq!(states(&c), [(AlertState::Resolved, false)]);
+        assert_eq!(
+            states(&e.observe(&l, Sample { t: 3, v: 3.0 }, 21 * S)),
+            [(AlertState::Firing, false)]
+        );
     }
 
     #[test]

@@ -146,6 +146,40 @@ pub fn health_rules() -> Vec<AlertRule> {
     ]
 }
 
+/// Trace analysis findings as alerts: a rise of `trace_issues_total` (counted per pattern,
+/// severity and root service when a completed trace matches a pattern) fires, and keeps firing
+/// for 5 minutes after the last new finding.
+pub fn trace_rules() -> Vec<AlertRule> {
+    let rule = |id: &str, sev: &str, severity: Severity| {
+        let metric = format!(r#"trace_issues_total{{severity="{sev}"}}"#);
+        AlertRule {
+            id: id.to_string(),
+            name: "TraceIssue".to_string(),
+            description: "A completed trace matched a performance pattern".to_string(),
+            selector: selector::parse(&metric).unwrap_or_else(|_| selector::Selector {
+                metric: "trace_issues_total".into(),
+                matchers: Vec::new(),
+            }),
+            metric,
+            condition: Condition::Increase,
+            threshold: 0.0,
+            duration: Duration::ZERO,
+            keep_firing_for: Duration::from_secs(300),
+            severity,
+            labels: BTreeMap::from([("type".to_string(), "performance".to_string())]),
+            annotations: BTreeMap::from([(
+                "summary".to_string(),
+                "Trace pattern {{ $labels.pattern }} in {{ $labels.service }}".to_string(),
+            )]),
+            channels: Vec::new(),
+        }
+    };
+    vec![
+        rule("trace_issue_critical", "critical", Severity::Critical),
+        rule("trace_issue_warning", "warning", Severity::Warning),
+    ]
+}
+
 /// Renders `{{ $labels.NAME }}`, `{{ $value }}` and `{{ $labels }}`-free text; unknown
 /// placeholders stay as written so a typo is visible rather than silently empty.
 pub fn render(template: &str, labels: &BTreeMap<String, String>, value: f64) -> String {

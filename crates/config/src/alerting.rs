@@ -29,6 +29,8 @@ pub struct AlertingConfig {
     pub repeat_interval: Duration,
     /// Built-in rules over `service.health.status` (seed 001's health monitor alerts).
     pub health_alerts: bool,
+    /// Built-in rules over `trace_issues_total` (trace analysis findings).
+    pub trace_alerts: bool,
     pub rules: Vec<AlertRule>,
     pub channels: Vec<Channel>,
     /// Routing by labels for rules that name no channels; the first match wins.
@@ -81,6 +83,9 @@ pub enum Condition {
     /// No series matches, or none has a sample within `duration` (at least the evaluation
     /// interval).
     Absent,
+    /// The value rose by more than `threshold` since the series' previous sample (a counter
+    /// that counted something new).
+    Increase,
 }
 
 impl Condition {
@@ -92,17 +97,19 @@ impl Condition {
             Self::Eq => "eq",
             Self::Ne => "ne",
             Self::Absent => "absent",
+            Self::Increase => "increase",
         }
     }
 
-    /// Whether `value` meets the condition against `threshold` (never for `Absent`).
+    /// Whether `value` meets the condition against `threshold` (never for `Absent` and
+    /// `Increase`, which need more than one value).
     pub fn holds(self, value: f64, threshold: f64) -> bool {
         match self {
             Self::Gt => value > threshold,
             Self::Lt => value < threshold,
             Self::Eq => value == threshold,
             Self::Ne => value != threshold,
-            Self::Absent => false,
+            Self::Absent | Self::Increase => false,
         }
     }
 }
@@ -335,6 +342,7 @@ pub(crate) fn alerting(raw: &RawConfig) -> Result<AlertingConfig, ConfigError> {
         group_interval: dur(a.group_interval, Duration::from_secs(30)),
         repeat_interval: dur(a.repeat_interval, Duration::from_secs(4 * 3600)),
         health_alerts: a.health_alerts.unwrap_or(true),
+        trace_alerts: a.trace_alerts.unwrap_or(true),
         rules,
         channels,
         routes,
@@ -368,10 +376,11 @@ fn rule(r: &RawAlertRule, key: &str, channels: &[Channel]) -> Result<AlertRule, 
         "eq" => Condition::Eq,
         "ne" => Condition::Ne,
         "absent" => Condition::Absent,
+        "increase" => Condition::Increase,
         other => {
             return Err(ConfigError::invalid(
                 &k("condition"),
-                format!("expected one of gt, lt, eq, ne, absent, got {other:?}"),
+                format!("expected one of gt, lt, eq, ne, absent, increase, got {other:?}"),
             ))
         }
     };

@@ -245,6 +245,7 @@ pub struct RawAlerting {
     pub group_interval: Option<HumanDuration>,
     pub repeat_interval: Option<HumanDuration>,
     pub health_alerts: Option<bool>,
+    pub trace_alerts: Option<bool>,
     pub rules: Option<Vec<RawAlertRule>>,
     pub channels: Option<Vec<RawChannel>>,
     pub routes: Option<Vec<RawRoute>>,
