@@ -284,22 +284,16 @@ impl Engine {
         out
     }
 
-    /// The earliest time a pending alert may fire (or a kept-firing one may resolve).
+    /// The earliest time a pending alert may fire. (A kept-firing alert resolves at the next
+    /// full evaluation after `keep_firing_for`: only an evaluation knows the condition no longer
+    /// holds, so its deadline is not one to wake for.)
     pub fn next_deadline(&self) -> Option<i64> {
         self.active
             .values()
+            .filter(|a| a.state == AlertState::Pending)
             .filter_map(|a| {
                 let rule = self.rules.iter().find(|r| r.config.id == a.rule_id)?;
-                match a.state {
-                    AlertState::Pending => {
-                        Some(a.started_ns.saturating_add(nanos(rule.config.duration)))
-                    }
-                    AlertState::Firing if !rule.config.keep_firing_for.is_zero() => Some(
-                        a.last_true_ns
-                            .saturating_add(nanos(rule.config.keep_firing_for)),
-                    ),
-                    _ => None,
-                }
+                Some(a.started_ns.saturating_add(nanos(rule.config.duration)))
             })
             .min()
     }

@@ -85,6 +85,10 @@ struct Escalation {
     steps: Vec<EscalationStep>,
     next: usize,
     fired_ns: i64,
+    /// Muted at the last look: its step waits for a change (which wakes the loop), not a time.
+    muted: bool,
+    /// Channels its steps have notified (they get the resolution too).
+    notified: Vec<String>,
 }
 
 /// What mutes alerts at one moment.
@@ -248,21 +252,43 @@ impl AlertManager {
                             "delivering notifications left in the outbox"
                         );
                     }
+                    let known: HashSet<String> = self
+                        .config
+                        .read()
+                        .channels
+                        .iter()
+                        .map(|c| c.name.clone())
+                        .collect();
+                    let mut deliveries = Vec::new();
                     for e in replayed {
-                        let Ok(n) = serde_json::from_value::<Notification>(e.notification) else {
-                            continue;
-                        };
-                        let d = Delivery {
-                            channel: e.channel,
-                            notification: Arc::new(n),
-                            attempt: 0,
-                            created_ms: e.created_ms,
-                            outbox_id: Some(e.id),
-                        };
-                        if self.delivery_tx.try_send(d).is_err() {
-                            self.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
+                        let parsed = serde_json::from_value::<Notification>(e.notification);
+                        match parsed {
+                            Ok(n) if known.contains(&e.channel) => deliveries.push(Delivery {
+                                channel: e.channel,
+                                notification: Arc::new(n),
+                                attempt: 0,
+                                created_ms: e.created_ms,
+                                outbox_id: Some(e.id),
+                            }),
+                            // A channel no longer configured, or an entry this version cannot
+                            // read: nothing can deliver it; done, so it is not kept forever.
+                            _ => {
+                                tracing::warn!(channel = %e.channel, "outbox entry dropped: no such channel now, or unreadable");
+                                if let Some(o) = self.outbox.lock().as_mut() {
+                                    let _ = o.done(e.id);
+                                }
+                            }
                         }
                     }
+                    // Fed after the workers start, waiting for room in the queue.
+                    let me = self.clone();
+                    tokio::spawn(async move {
+                        for d in deliveries {
+                            if me.delivery_tx.send(d).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
                 }
                 Err(e) => {
                     tracing::error!(error = %e, dir = %dir.display(), "notification outbox unavailable; notifications wait in memory only")
@@ -359,6 +385,7 @@ impl AlertManager {
 
     /// Publishes changes, groups them, escalates, and queues what is due.
     fn handle(&self, store: &Store, changes: Vec<Change>, now_ns: i64) {
+        let mut escalation_resolved = Vec::new();
         let mut dispatcher = self.dispatcher.lock();
         for c in &changes {
             publish(store, c);
@@ -388,10 +415,32 @@ impl AlertManager {
                             steps: route.escalation.clone(),
                             next: 0,
                             fired_ns: c.alert.fired_ns.unwrap_or(now_ns),
+                            muted: false,
+                            notified: Vec::new(),
                         });
                 }
                 AlertState::Resolved => {
-                    self.escalations.lock().remove(&c.alert.id);
+                    // Channels an escalation step told about it hear that it resolved (a pager
+                    // incident it opened must close).
+                    let reached = self
+                        .escalations
+                        .lock()
+                        .remove(&c.alert.id)
+                        .map(|e| e.notified)
+                        .unwrap_or_default();
+                    if !reached.is_empty() {
+                        escalation_resolved.push(Outgoing {
+                            channels: reached,
+                            notification: Notification {
+                                key: format!("{}:escalation:resolved", c.alert.id),
+                                group_key: format!("escalation:{}", c.alert.id),
+                                status: AlertState::Resolved,
+                                group_labels: BTreeMap::new(),
+                                alerts: vec![c.alert.clone()],
+                                timestamp: blazar_model::format_rfc3339_nanos(now_ns),
+                            },
+                        });
+                    }
                 }
                 _ => {}
             }
@@ -401,6 +450,7 @@ impl AlertManager {
         let mut due = dispatcher.due(now_ns, &|a| mute.muted(a, now_ns, &self.silences));
         drop(dispatcher);
         due.extend(self.escalate(now_ns, &mute));
+        due.extend(escalation_resolved);
         for mut out in due {
             mute.annotate_affected(&mut out.notification);
             self.enqueue(out);
@@ -498,7 +548,8 @@ impl AlertManager {
             if alert.acknowledged_by.is_some() {
                 return false;
             }
-            if mute.muted(&alert, now_ns, &self.silences) {
+            e.muted = mute.muted(&alert, now_ns, &self.silences);
+            if e.muted {
                 return true;
             }
             while let Some(step) = e.steps.get(e.next) {
@@ -506,6 +557,11 @@ impl AlertManager {
                     break;
                 }
                 e.next += 1;
+                for c in &step.channels {
+                    if !e.notified.contains(c) {
+                        e.notified.push(c.clone());
+                    }
+                }
                 let mut a = alert.clone();
                 a.annotations.insert(
                     "escalation".into(),
@@ -533,6 +589,7 @@ impl AlertManager {
         self.escalations
             .lock()
             .values()
+            .filter(|e| !e.muted)
             .filter_map(|e| {
                 e.steps
                     .get(e.next)
@@ -644,9 +701,13 @@ impl AlertManager {
                 created_ms,
                 outbox_id,
             };
-            if self.delivery_tx.try_send(d).is_err() {
+            if let Err(e) = self.delivery_tx.try_send(d) {
                 self.deliveries_dropped.fetch_add(1, Ordering::Relaxed);
                 tracing::error!("notification queue full; notification dropped");
+                let d = match e {
+                    mpsc::error::TrySendError::Full(d) | mpsc::error::TrySendError::Closed(d) => d,
+                };
+                self.done(&d);
             }
         }
     }
@@ -799,8 +860,9 @@ impl AlertManager {
 
     /// Every rule with its state and evaluation record.
     pub fn rules(&self) -> Vec<RuleView> {
-        let engine = self.engine.lock();
+        // Config before engine, as everywhere else (see `muter`).
         let interval = self.config.read().evaluation_interval;
+        let engine = self.engine.lock();
         engine
             .rules
             .iter()
@@ -949,7 +1011,8 @@ pub struct RuleView {
     pub interval_seconds: f64,
 }
 
-/// Exponential backoff with full jitter: a random wait up to `first × 2^attempt`, capped.
+/// Exponential backoff with jitter: a random wait between half and all of `first × 2^attempt`,
+/// capped.
 fn backoff(attempt: u32) -> Duration {
     let cap = BACKOFF_FIRST
         .saturating_mul(1u32 << attempt.min(16))

@@ -175,15 +175,23 @@ impl Dispatcher {
                 group.all_muted = true;
                 continue;
             }
-            group.all_muted = false;
+            // News: a visible alert firing that was not told yet, or a told one resolved. A
+            // change that is only about muted alerts is no reason to send the others again.
+            let news = visible.iter().any(|a| {
+                a.state == AlertState::Resolved
+                    || (a.state == AlertState::Firing && !group.notified.contains(&a.id))
+            });
             let firing = visible.iter().any(|a| a.state == AlertState::Firing);
             let send = match group.last_sent_ns {
-                None => group.changed && now_ns.saturating_sub(group.created_ns) >= wait,
+                None => news && now_ns.saturating_sub(group.created_ns) >= wait,
                 Some(last) => {
-                    (group.changed && now_ns.saturating_sub(last) >= interval)
+                    (news && now_ns.saturating_sub(last) >= interval)
                         || (firing && now_ns.saturating_sub(last) >= repeat)
                 }
             };
+            // Changed but with nothing visible to tell: wait for a change (a silence ending wakes
+            // the manager), not for a time.
+            group.all_muted = group.changed && !news;
             if !send {
                 continue;
             }
@@ -209,7 +217,6 @@ impl Dispatcher {
                 },
             });
             group.last_sent_ns = Some(now_ns);
-            group.changed = false;
             group.alerts.retain(|_, a| a.state == AlertState::Firing);
             // Muted alerts told about before stay told (their resolution is news later).
             let still: HashSet<String> = group
@@ -219,6 +226,9 @@ impl Dispatcher {
                 .cloned()
                 .collect();
             group.notified = still.union(&told).cloned().collect();
+            // Firing alerts still untold (muted now) are news for when they are unmuted.
+            group.changed = group.alerts.keys().any(|id| !group.notified.contains(id));
+            group.all_muted = group.changed;
         }
         // A group with nothing firing and nothing to tell is done.
         self.groups
@@ -230,13 +240,13 @@ impl Dispatcher {
     pub fn next_due(&self) -> Option<i64> {
         self.groups
             .values()
-            .filter(|gr| !gr.all_muted)
             .filter_map(|gr| {
                 let g = &gr.grouping;
+                let waiting = gr.changed && !gr.all_muted;
                 match gr.last_sent_ns {
-                    None if gr.changed => Some(gr.created_ns.saturating_add(nanos(g.group_wait))),
+                    None if waiting => Some(gr.created_ns.saturating_add(nanos(g.group_wait))),
                     None => None,
-                    Some(last) if gr.changed => Some(last.saturating_add(nanos(g.group_interval))),
+                    Some(last) if waiting => Some(last.saturating_add(nanos(g.group_interval))),
                     Some(last) => Some(last.saturating_add(nanos(g.repeat_interval))),
                 }
             })
@@ -314,6 +324,31 @@ mod tests {
 mod muting {
     use super::tests_support::*;
     use super::*;
+
+    #[test]
+    fn a_muted_alert_in_a_sent_group_goes_out_when_unmuted_and_causes_no_repeat() {
+        let g = grouping();
+        let mut d = Dispatcher::default();
+        let ch = vec!["hook".to_string()];
+        d.on_change(&alert("a", "api", AlertState::Firing), &ch, &g, 0);
+        d.on_change(&alert("b", "db", AlertState::Firing), &ch, &g, 0);
+        let b_muted = |a: &Alert| a.id == "b";
+        let out = d.due(S, &b_muted);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].notification.alerts.len(), 1, "only a");
+        assert!(
+            d.due(50 * S, &b_muted).is_empty(),
+            "nothing new visible: no resend of a"
+        );
+        assert_eq!(d.next_due(), Some(101 * S), "only the repeat is timed");
+        let out = d.due(51 * S, &|_| false);
+        assert_eq!(
+            out.len(),
+            1,
+            "b once unmuted, without waiting for repeat_interval"
+        );
+        assert!(out[0].notification.alerts.iter().any(|a| a.id == "b"));
+    }
 
     #[test]
     fn muted_alerts_wait_and_go_out_when_unmuted() {

@@ -35,6 +35,7 @@ pub struct Outbox {
     wal: Wal,
     pending: BTreeMap<u64, Entry>,
     next_id: u64,
+    last_sync: Option<std::time::Instant>,
 }
 
 /// Why the outbox failed.
@@ -83,6 +84,7 @@ impl Outbox {
             wal,
             pending,
             next_id,
+            last_sync: None,
         };
         outbox.rewrite_pending()?;
         if let Some(n) = last_segment {
@@ -162,10 +164,15 @@ impl Outbox {
     /// Records reach the OS at once (a `kill -9` loses nothing); they are fdatasync'd at most
     /// every 200 ms, like the data WAL's default, so a power loss can lose that window.
     fn sync_if_due(&mut self) -> Result<(), OutboxError> {
-        if self.wal.needs_sync() {
+        if self.wal.needs_sync()
+            && self
+                .last_sync
+                .is_none_or(|t| t.elapsed() >= FsyncPolicy::DEFAULT_INTERVAL)
+        {
             self.wal
                 .sync()
                 .map_err(|e| OutboxError::Wal(e.to_string()))?;
+            self.last_sync = Some(std::time::Instant::now());
         }
         Ok(())
     }

@@ -109,7 +109,7 @@ pub struct Silences {
 }
 
 impl Silences {
-    /// Adds a silence; the oldest expired one goes first when full.
+    /// Adds a silence (expired ones older than a day are dropped first).
     ///
     /// # Errors
     /// Too many silences that have not expired.
